@@ -1,0 +1,59 @@
+"""Chinese named-entity recognition (PER, LOC, ORG) on CPU with ONNX Runtime.
+
+    >>> import ner
+    >>> ner.recognize("张三在北京清华大学任职。")
+    [Entity(start=0, end=2, label='PER', text='张三', score=...), ...]
+
+``ner.load(model=None, **options)`` returns a cached, thread-safe
+:class:`Recognizer` for a model directory: by default ``$NER_MODEL`` or the
+embedded model shipped in ``models/``.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from .entity import Entity
+from .model_dir import ModelError
+from .pipeline import Recognizer
+
+__all__ = ["Entity", "ModelError", "Recognizer", "load", "recognize", "recognize_batch", "default_model_dir",
+           "EMBEDDED_MODEL"]
+
+#: The model the project trains and ships.
+EMBEDDED_MODEL = Path(__file__).resolve().parent.parent / "models" / "zh-ner-lite"
+
+_cache: dict[tuple, Recognizer] = {}
+_lock = threading.Lock()
+
+
+def default_model_dir() -> Path:
+    """``$NER_MODEL`` when set (a local directory), else the embedded model."""
+    env = os.environ.get("NER_MODEL")
+    return Path(env) if env else EMBEDDED_MODEL
+
+
+def load(model: str | Path | None = None, **options) -> Recognizer:
+    """A shared :class:`Recognizer` for ``model`` (a directory), built once per (model, options).
+
+    Options: ``precision`` ("int8" or "fp32"), ``providers`` (ONNX Runtime
+    providers, CPU by default), ``threads``, ``optimization``, ``batch_size``.
+    """
+    path = Path(model) if model is not None else default_model_dir()
+    key = (str(path.resolve()), tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())))
+    with _lock:
+        rec = _cache.get(key)
+        if rec is None:
+            rec = _cache[key] = Recognizer(path, **options)
+        return rec
+
+
+def recognize(text: str) -> list[Entity]:
+    """Entities of ``text`` with the default model."""
+    return load().recognize(text)
+
+
+def recognize_batch(texts: list[str]) -> list[list[Entity]]:
+    """Entities of each text with the default model."""
+    return load().recognize_batch(texts)

@@ -1,0 +1,43 @@
+"""Command line: ``python -m ner "text"`` (or stdin, or ``--file PATH``) prints the entities as JSON."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ner", description="Find PER/LOC/ORG entities in Chinese text.")
+    ap.add_argument("text", nargs="?", help="the text; read from stdin when omitted")
+    ap.add_argument("--file", help="read the text from this UTF-8 file")
+    ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
+    ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
+    args = ap.parse_args(argv)
+    if args.text is not None and args.file:
+        ap.error("give the text or --file, not both")
+    try:
+        if args.file:
+            with open(args.file, "rb") as fh:
+                text = fh.read().decode("utf-8", errors="replace")
+        elif args.text is not None:
+            text = args.text
+        else:
+            text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    import ner
+
+    try:
+        rec = ner.load(args.model, precision=args.precision)
+    except ner.ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    entities = rec.recognize(text)
+    json.dump({"model": rec.name, "entities": [e.to_dict() for e in entities]}, sys.stdout, ensure_ascii=False, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

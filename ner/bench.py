@@ -1,0 +1,113 @@
+"""Benchmark the default model on this machine (a command that prints figures, not a test).
+
+    python -m ner.bench [--model DIR] [--precision int8|fp32] [--json]
+
+Reports load time, single-input latency (median and p95) at 100/300/500/5,000
+characters, batched throughput, peak RSS of a process that loads the model and
+recognizes 1,000 sentences, and the model's size on disk.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+_RSS_SCRIPT = r"""
+import resource, sys, time
+t0 = time.perf_counter()
+import ner
+rec = ner.load(sys.argv[1] or None, precision=sys.argv[2])
+load = time.perf_counter() - t0
+from ner.samples import NEWS, REPORT, POST, MIXED, SEED
+import re
+sents = [s for s in re.split(r"(?<=[。！？])", NEWS + REPORT + POST + MIXED + SEED) if s.strip()]
+texts = [sents[i % len(sents)] for i in range(1000)]
+for t in texts:
+    rec.recognize(t)
+print(load, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def percentile(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def dir_size(path: Path, files: list[str]) -> float:
+    return sum((path / f).stat().st_size for f in files if f and (path / f).exists()) / 1e6
+
+
+def run(model: str | None, precision: str, repeats: int) -> dict:
+    import ner
+    from ner.samples import text_of_length
+
+    out = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    proc = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, model or "", precision], capture_output=True,
+                          text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
+    load_s, rss_mb = map(float, proc.stdout.split())
+    out["load_seconds_cold_process"] = round(load_s, 3)
+    out["peak_rss_mb_1000_sentences"] = round(rss_mb, 1)
+
+    rec = ner.load(model, precision=precision)
+    spec = rec.spec
+    out["model"] = spec.name
+    out["precision"] = precision
+    out["threads"] = rec.session.get_session_options().intra_op_num_threads
+    files = [spec.model_file if precision == "int8" else spec.fp32_file, spec.vocab_file, spec.bigrams_file,
+             spec.lexicon_file, spec.crf_file]
+    out["model_mb_loaded_files"] = round(dir_size(spec.path, files), 2)
+    out["model_dir_mb"] = round(sum(f.stat().st_size for f in spec.path.iterdir() if f.is_file()) / 1e6, 2)
+    latency = {}
+    for n in (100, 300, 500, 5000):
+        text = text_of_length(n)
+        for _ in range(5):
+            rec.recognize(text)
+        reps = repeats if n < 5000 else max(10, repeats // 5)
+        ts = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            rec.recognize(text)
+            ts.append((time.perf_counter() - t) * 1000)
+        latency[str(n)] = {"median_ms": round(statistics.median(ts), 2), "p95_ms": round(percentile(ts, 0.95), 2)}
+    out["latency"] = latency
+    through = {}
+    texts = [text_of_length(100 + (i * 37) % 400) for i in range(256)]
+    chars = sum(map(len, texts))
+    for bs in (1, 8, 32):
+        t = time.perf_counter()
+        for i in range(0, len(texts), bs):
+            rec.recognize_batch(texts[i : i + bs])
+        through[str(bs)] = round(chars / (time.perf_counter() - t))
+    out["throughput_chars_per_s_by_batch"] = through
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model")
+    ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
+    ap.add_argument("--repeats", type=int, default=100)
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args(argv)
+    res = run(args.model, args.precision, args.repeats)
+    if args.json:
+        print(json.dumps(res, ensure_ascii=False))
+        return
+    print(f"model {res['model']} ({res['precision']}, {res['threads']} threads, {res['cpus']} CPUs)")
+    print(f"load (fresh process, import + load): {res['load_seconds_cold_process']:.3f} s")
+    print(f"peak RSS, load + 1,000 sentences:    {res['peak_rss_mb_1000_sentences']:.1f} MB")
+    print(f"model size: {res['model_mb_loaded_files']:.2f} MB loaded, {res['model_dir_mb']:.2f} MB directory")
+    for n, v in res["latency"].items():
+        print(f"latency {n:>5} chars: median {v['median_ms']:.2f} ms, p95 {v['p95_ms']:.2f} ms")
+    for bs, v in res["throughput_chars_per_s_by_batch"].items():
+        print(f"throughput, batch {bs:>2}: {v:,} chars/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""The one result type: an entity with half-open character offsets into the caller's text."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Entity:
+    """A named entity found in a text.
+
+    ``start``/``end`` are half-open offsets in Python code points into the
+    original string, so ``text == source[start:end]`` always holds.  ``score``
+    is the model's confidence in [0, 1] (the CRF marginal probability of the
+    entity's tag sequence, or the lowest of its tokens').
+    """
+
+    start: int
+    end: int
+    label: str
+    text: str
+    score: float
+
+    def to_dict(self) -> dict:
+        """``{"text", "type", "start", "end", "score"}``: the shape every API returns."""
+        d = asdict(self)
+        return {"text": d["text"], "type": d["label"], "start": d["start"], "end": d["end"],
+                "score": round(float(d["score"]), 4)}

@@ -1,0 +1,117 @@
+"""Export a model to ONNX (emissions only; the CRF stays outside the graph) plus an INT8 copy.
+
+    python -m ner.export --run runs/cbl --out models/zh-ner-lite        # the embedded model
+    python -m ner.export --modelscope damo/nlp_raner_named-entity-recognition_chinese-base-news \
+        --out models/raner-base [--no-quantize]                          # RaNER (needs the hub)
+
+Either way the output directory has the same layout (config.json, model.onnx,
+model.int8.onnx, vocab.txt, crf.npz, README.md), so ``ner.load(dir)`` needs no
+special case.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ._optional import require
+from .model_dir import write_config
+from .quantize import quantize
+
+log = logging.getLogger(__name__)
+
+#: Generic words that begin organisation names built on a place (上海人民出版社, 赞比亚国防部).
+GENERIC_ORG_PREFIXES = ["人民", "国家", "国防", "国务", "中央", "外交", "财政", "公安", "教育", "文化", "卫生",
+                        "交通", "农业", "商务", "司法", "民政", "省", "市", "县", "区", "州", "第", "总", "大"]
+
+
+def export_onnx(module, example_inputs: tuple, input_names: list[str], dynamic: dict, out: Path,
+                opset: int = 17) -> Path:
+    """Trace ``module`` to ``out`` with the legacy exporter (native LSTM op, dynamic axes)."""
+    torch = require("torch", "Exporting to ONNX")
+    module.eval()
+    with torch.no_grad():
+        torch.onnx.export(module, example_inputs, str(out), input_names=input_names, output_names=["emissions"],
+                          dynamic_axes=dynamic, opset_version=opset, dynamo=False)
+    return out
+
+
+def save_crf(out: Path, transitions, start, end) -> Path:
+    path = out / "crf.npz"
+    np.savez(path, transitions=np.asarray(transitions, np.float32), start=np.asarray(start, np.float32),
+             end=np.asarray(end, np.float32))
+    return path
+
+
+def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | None = None) -> Path:
+    """The embedded model: ``run`` is a ``python -m ner.train`` output directory."""
+    torch = require("torch", "Exporting the embedded model")
+    from .net import TaggerNet
+
+    info = json.loads((run / "train_info.json").read_text())
+    assets = run / "assets"
+    out.mkdir(parents=True, exist_ok=True)
+    ck = torch.load(run / "best.pt", map_location="cpu", weights_only=True)
+    state = ck["net"]
+    vocab_size, char_dim = state["char.weight"].shape
+    n_bigrams, bigram_dim = state["bigram.weight"].shape if "bigram.weight" in state else (0, 50)
+    lexicon_dim = state["fwd.weight_ih_l0"].shape[1] - char_dim - (bigram_dim if n_bigrams else 0)
+    labels = info["labels"]
+    net = TaggerNet(vocab_size, len(labels), char_dim=char_dim, n_bigrams=n_bigrams, bigram_dim=bigram_dim,
+                    lexicon_dim=lexicon_dim, hidden=state["fwd.weight_hh_l0"].shape[1])
+    net.load_state_dict(state)
+    b, t = 2, 7
+    example = (torch.randint(1, vocab_size, (b, t)), torch.randint(0, max(1, n_bigrams), (b, t)),
+               torch.rand(b, t, lexicon_dim), torch.tensor([t, t - 2]))
+    names = ["input_ids", "bigram_ids", "lexicon", "lengths"]
+    dyn = {"input_ids": {0: "batch", 1: "seq"}, "bigram_ids": {0: "batch", 1: "seq"},
+           "lexicon": {0: "batch", 1: "seq"}, "lengths": {0: "batch"}, "emissions": {0: "batch", 1: "seq"}}
+    export_onnx(net, example, names, dyn, out / "model.onnx")
+    crf = ck["crf"]
+    save_crf(out, crf["transitions"].numpy(), crf["start"].numpy(), crf["end"].numpy())
+    for f in ("vocab.txt", "bigrams.npy", "lexicon.npz"):
+        if (assets / f).exists():
+            shutil.copy(assets / f, out / f)
+    if quantize_int8:
+        quantize(out / "model.onnx", out / "model.int8.onnx")
+    cfg = {
+        "name": name or out.name, "format": "ner-onnx/1", "architecture": "char+bigram+lexicon BiLSTM-CRF",
+        "labels": labels, "scheme": "BIOES", "max_length": info.get("max_length", 128),
+        "model_file": "model.int8.onnx" if quantize_int8 else "model.onnx", "fp32_file": "model.onnx",
+        "vocab_file": "vocab.txt", "vocab_size": int(vocab_size),
+        "tokenizer": {"nfkc": True, "lowercase": True, "split": "char"}, "special_tokens": False,
+        "bigrams_file": "bigrams.npy" if n_bigrams else None,
+        "lexicon_file": "lexicon.npz" if lexicon_dim else None, "crf_file": "crf.npz",
+        "postprocess": {"split_loc_org": {"generic_prefixes": GENERIC_ORG_PREFIXES, "min_rest": 3}} if lexicon_dim else {},
+        "parameters": int(sum(v.numel() for v in state.values())),
+        "training": {k: info[k] for k in ("args", "train_sentences", "dev_sentences", "train_chars", "best_dev_f1",
+                                          "hardware", "train_seconds", "history") if k in info},
+    }
+    write_config(out, cfg)
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", type=Path, help="a `python -m ner.train` output directory")
+    src.add_argument("--modelscope", help="a ModelScope model id or an already downloaded directory")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--no-quantize", action="store_true", help="keep FP32 only; ner.load() then uses it")
+    ap.add_argument("--name")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.run:
+        path = export_run(args.run, args.out, quantize_int8=not args.no_quantize, name=args.name)
+    else:
+        from .hub import export_modelscope
+        path = export_modelscope(args.modelscope, args.out, quantize_int8=not args.no_quantize, name=args.name)
+    print(path)
+
+
+if __name__ == "__main__":
+    main()

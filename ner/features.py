@@ -1,0 +1,146 @@
+"""Input features beyond the token ids: character bigrams and lexicon matches, vectorised in numpy.
+
+Both work on token ids, so training and inference compute them the same way
+and no per-character Python loop runs at inference time.
+
+- bigram: for token *i*, the index of the pair (id[i], id[i+1]) in a sorted
+  table of known pairs, 0 when unknown.
+- lexicon: for token *i* and each lexicon type (PER, LOC, ORG, WORD), whether a
+  lexicon entry Begins, is in the Middle of, Ends at, or is Single at *i*.
+  Entries are stored as 64-bit rolling hashes of their token ids (compact, and
+  the original lists need not ship), each with a bit mask of its types.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+HASH_BASE = np.uint64(1_000_003)
+POSITIONS = ("B", "M", "E", "S")
+
+
+def rolling_hashes(ids: np.ndarray, length: int) -> np.ndarray:
+    """Hash of every window ``ids[i:i+length]`` (uint64, wrapping), for ``i`` in ``0..n-length``."""
+    ids = ids.astype(np.uint64)
+    h = ids[: len(ids) - length + 1].copy()
+    for k in range(1, length):
+        h *= HASH_BASE
+        h += ids[k : len(ids) - length + 1 + k]
+    return h
+
+
+def hash_sequence(ids) -> int:
+    """Hash of one whole id sequence, equal to ``rolling_hashes(ids, len(ids))[0]``."""
+    h = 0
+    for i in ids:
+        h = (h * 1_000_003 + int(i)) & 0xFFFF_FFFF_FFFF_FFFF
+    return h
+
+
+class BigramTable:
+    """Sorted pair keys ``id_a * vocab_size + id_b``; row ``k+1`` of the embedding is key ``k``."""
+
+    def __init__(self, keys: np.ndarray, vocab_size: int):
+        self.keys = np.asarray(keys, dtype=np.int64)
+        self.vocab_size = vocab_size
+
+    def __len__(self) -> int:
+        return len(self.keys) + 1
+
+    def lookup(self, ids: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(ids), dtype=np.int64)
+        if len(ids) < 2 or not len(self.keys):
+            return out
+        pair = ids[:-1] * self.vocab_size + ids[1:]
+        pos = np.minimum(np.searchsorted(self.keys, pair), len(self.keys) - 1)
+        found = self.keys[pos] == pair
+        out[:-1] = np.where(found, pos + 1, 0)
+        return out
+
+
+class Lexicon:
+    """Hashed lexicon entries with type bits; :meth:`features` gives (n, 4 * n_types) floats."""
+
+    def __init__(self, keys: np.ndarray, bits: np.ndarray, lengths: np.ndarray, types: list[str]):
+        order = np.argsort(keys, kind="stable")
+        self.keys = np.asarray(keys, dtype=np.uint64)[order]
+        self.bits = np.asarray(bits, dtype=np.uint8)[order]
+        self.types = list(types)
+        self.lengths = sorted({int(x) for x in np.unique(lengths)}) if len(lengths) else []
+
+    @property
+    def n_features(self) -> int:
+        return len(POSITIONS) * len(self.types)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Lexicon":
+        z = np.load(path)
+        return cls(z["keys"], z["bits"], z["lengths"], [str(t) for t in z["types"]])
+
+    def save(self, path: str | Path) -> None:
+        np.savez_compressed(path, keys=self.keys, bits=self.bits, lengths=np.asarray(self.lengths, np.int16),
+                            types=np.asarray(self.types))
+
+    def _match(self, h: np.ndarray) -> np.ndarray:
+        pos = np.minimum(np.searchsorted(self.keys, h), len(self.keys) - 1)
+        return np.where(self.keys[pos] == h, self.bits[pos], 0).astype(np.uint8)
+
+    def features(self, ids: np.ndarray) -> np.ndarray:
+        n = len(ids)
+        masks = np.zeros((len(POSITIONS), n), dtype=np.uint8)  # B, M, E, S bit masks over types
+        if n and len(self.keys):
+            for length in self.lengths:
+                if length > n:
+                    break
+                hit = self._match(rolling_hashes(ids, length))
+                if not hit.any():
+                    continue
+                if length == 1:
+                    masks[3] |= hit
+                    continue
+                masks[0, : n - length + 1] |= hit
+                masks[2, length - 1 :] |= hit
+                for k in range(1, length - 1):
+                    masks[1, k : n - length + 1 + k] |= hit
+        # (n, positions, types) -> (n, positions * types)
+        shifts = np.arange(len(self.types), dtype=np.uint8)
+        feats = (masks.T[:, :, None] >> shifts) & 1
+        return feats.reshape(n, -1).astype(np.float32)
+
+
+def build_lexicon(entries: dict[str, int], vocab: dict[str, int], types: list[str], encode) -> Lexicon:
+    """Hash ``entries`` (string -> type bit mask) through ``encode`` (string -> token ids).
+
+    Entries with a character the vocabulary does not know are dropped: in text
+    that character is ``[UNK]`` and the entry could only match by accident.
+    """
+    unk = vocab["[UNK]"]
+    acc: dict[int, int] = {}
+    lens: dict[int, int] = {}
+    for word, bits in entries.items():
+        ids = encode(word)
+        if not ids or unk in ids or len(ids) != len(word):
+            continue
+        h = hash_sequence(ids)
+        acc[h] = acc.get(h, 0) | bits
+        lens[h] = len(ids)
+    keys = np.fromiter(acc.keys(), dtype=np.uint64, count=len(acc))
+    bits = np.fromiter(acc.values(), dtype=np.uint8, count=len(acc))
+    lengths = np.fromiter((lens[int(k)] for k in keys), dtype=np.int16, count=len(keys))
+    return Lexicon(keys, bits, lengths, types)
+
+
+class Featurizer:
+    """All model inputs for one token sequence, as the model directory's config asks."""
+
+    def __init__(self, bigrams: BigramTable | None, lexicon: Lexicon | None):
+        self.bigrams, self.lexicon = bigrams, lexicon
+
+    def __call__(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        if self.bigrams is not None:
+            out["bigram_ids"] = self.bigrams.lookup(ids)
+        if self.lexicon is not None:
+            out["lexicon"] = self.lexicon.features(ids)
+        return out

@@ -1,0 +1,80 @@
+"""The embedded model's network (PyTorch): char + bigram + lexicon inputs -> BiLSTM -> emissions, plus a CRF.
+
+Imported only by training and export.  The backward LSTM reads each row
+reversed *within its length*, so padding never reaches a real token and a
+padded batch gives exactly the scores of each sentence alone (the ONNX graph
+keeps this property).
+"""
+from __future__ import annotations
+
+from ._optional import require
+
+torch = require("torch", "Training and exporting the embedded model")
+nn = torch.nn
+
+
+def reverse_within_length(x, lengths):
+    """Reverse ``x (batch, seq, dim)`` along ``seq`` inside each row's length; padding stays put."""
+    seq = x.shape[1]
+    pos = torch.arange(seq, device=x.device).unsqueeze(0)
+    lens = lengths.unsqueeze(1)
+    idx = torch.where(pos < lens, lens - 1 - pos, pos)
+    return torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+class TaggerNet(nn.Module):
+    """Emission scores ``(batch, seq, num_tags)`` from token ids, bigram ids and lexicon features."""
+
+    def __init__(self, vocab_size: int, num_tags: int, *, char_dim: int = 128, n_bigrams: int = 0,
+                 bigram_dim: int = 50, lexicon_dim: int = 0, hidden: int = 256, dropout: float = 0.3):
+        super().__init__()
+        self.char = nn.Embedding(vocab_size, char_dim, padding_idx=0)
+        self.bigram = nn.Embedding(n_bigrams, bigram_dim, padding_idx=0) if n_bigrams else None
+        self.lexicon_dim = lexicon_dim
+        in_dim = char_dim + (bigram_dim if n_bigrams else 0) + lexicon_dim
+        self.drop = nn.Dropout(dropout)
+        self.fwd = nn.LSTM(in_dim, hidden, batch_first=True)
+        self.bwd = nn.LSTM(in_dim, hidden, batch_first=True)
+        self.out = nn.Linear(2 * hidden, num_tags)
+
+    def forward(self, input_ids, bigram_ids, lexicon, lengths):
+        parts = [self.char(input_ids)]
+        if self.bigram is not None:
+            parts.append(self.bigram(bigram_ids))
+        if self.lexicon_dim:
+            parts.append(lexicon)
+        x = self.drop(torch.cat(parts, -1))
+        h_fwd, _ = self.fwd(x)
+        h_bwd, _ = self.bwd(reverse_within_length(x, lengths))
+        h = torch.cat([h_fwd, reverse_within_length(h_bwd, lengths)], -1)
+        return self.out(self.drop(h))
+
+
+class CRFLayer(nn.Module):
+    """Linear-chain CRF: ``transitions[i, j]`` scores tag i followed by tag j."""
+
+    def __init__(self, num_tags: int):
+        super().__init__()
+        self.transitions = nn.Parameter(torch.zeros(num_tags, num_tags))
+        self.start = nn.Parameter(torch.zeros(num_tags))
+        self.end = nn.Parameter(torch.zeros(num_tags))
+
+    def nll(self, emissions, tags, mask):
+        """Mean negative log-likelihood of ``tags`` (batch, seq) under ``mask`` (bool, prefix of each row)."""
+        batch, seq, _ = emissions.shape
+        rows = torch.arange(batch)
+        maskf = mask.float()
+        # score of the gold path
+        gold = self.start[tags[:, 0]] + emissions[rows, 0, tags[:, 0]]
+        em_gold = emissions.gather(2, tags.unsqueeze(-1)).squeeze(-1)
+        trans_gold = self.transitions[tags[:, :-1], tags[:, 1:]]
+        gold = gold + ((em_gold[:, 1:] + trans_gold) * maskf[:, 1:]).sum(1)
+        last = tags[rows, mask.sum(1) - 1]
+        gold = gold + self.end[last]
+        # log partition function
+        alpha = self.start + emissions[:, 0]
+        for t in range(1, seq):
+            nxt = torch.logsumexp(alpha.unsqueeze(2) + self.transitions, 1) + emissions[:, t]
+            alpha = torch.where(mask[:, t : t + 1], nxt, alpha)
+        log_z = torch.logsumexp(alpha + self.end, 1)
+        return (log_z - gold).mean()

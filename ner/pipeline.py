@@ -1,0 +1,178 @@
+"""The recognizer: tokenize with offsets -> windows -> batched ONNX emissions -> CRF decoding -> entities."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .decode import marginals, tags_to_spans, viterbi
+from .entity import Entity
+from .features import BigramTable, Featurizer, Lexicon
+from .model_dir import ModelError, ModelSpec, read_spec
+from .postprocess import LocOrgSplitter
+from .session import OPT_LEVELS, create_session
+from .tokenizer import TextTokenizer
+from .windows import split_windows
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("int8", "fp32")
+
+
+class Recognizer:
+    """Finds PER/LOC/ORG entities in text with one shared ONNX Runtime session.
+
+    Thread-safe: any number of threads may call :meth:`recognize` and
+    :meth:`recognize_batch` on one instance.  Text of any length is accepted:
+    it is cut into windows at sentence ends, never truncated.
+    """
+
+    def __init__(self, model_dir: str | Path, *, precision: str = "int8", providers: list[str] | None = None,
+                 threads: int | None = None, optimization: str = "all", batch_size: int = 32):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        if optimization not in OPT_LEVELS:
+            raise ValueError(f"optimization must be one of {sorted(OPT_LEVELS)}, not {optimization!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.spec: ModelSpec = read_spec(model_dir)
+        spec = self.spec
+        self.name = spec.name
+        self.batch_size = batch_size
+        self.labels = spec.labels
+        self.crf = spec.load_crf()
+        t = spec.tokenizer
+        try:
+            self.tokenizer = TextTokenizer(spec.file(spec.vocab_file), nfkc=t.get("nfkc", True),
+                                           lowercase=t.get("lowercase", True), split=t.get("split", "char"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelError(f"vocabulary of {spec.path.name!r} is unusable: {exc}") from None
+        if spec.vocab_size is not None and spec.vocab_size != len(self.tokenizer):
+            raise ModelError(f"{spec.vocab_file} of {spec.path.name!r} has {len(self.tokenizer)} tokens but the "
+                             f"model was trained with {spec.vocab_size}: the vocabulary does not match the model. "
+                             f"Restore the vocab.txt exported with it.")
+        bigrams = BigramTable(np.load(spec.file(spec.bigrams_file)), len(self.tokenizer)) if spec.bigrams_file else None
+        lexicon = Lexicon.load(spec.file(spec.lexicon_file)) if spec.lexicon_file else None
+        self.featurize = Featurizer(bigrams, lexicon)
+        self.splitter = LocOrgSplitter.from_spec(spec, self.tokenizer)
+        model_file = spec.model_file if precision == "int8" or not spec.fp32_file else spec.fp32_file
+        self.model_path = spec.file(model_file)
+        try:
+            self.session = create_session(self.model_path, providers=providers, threads=threads,
+                                          optimization=optimization)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"{model_file} in {spec.path.name!r} could not be loaded by ONNX Runtime "
+                             f"({type(exc).__name__}): the file is corrupt or not an ONNX model. "
+                             f"Re-export it with python -m ner.export.") from None
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.window = spec.max_length - (2 if spec.special_tokens else 0)
+        self._lock = threading.Lock()
+        self._check()
+
+    def _check(self) -> None:
+        """Run one tiny input through the graph, so a mismatched vocabulary fails at load, not per request."""
+        probe = np.array([len(self.tokenizer) - 1, self.tokenizer.unk_id], dtype=np.int64)
+        try:
+            em = self._emissions([probe])
+        except Exception as exc:
+            raise ModelError(f"{self.model_path.name} in {self.spec.path.name!r} rejects input from its own "
+                             f"vocabulary ({type(exc).__name__}): the vocab.txt does not match the model. "
+                             f"Restore the vocab.txt exported with it.") from None
+        if em.shape[-1] != len(self.labels):
+            raise ModelError(f"{self.model_path.name} gives {em.shape[-1]} tag scores but config.json lists "
+                             f"{len(self.labels)} labels; re-export the model.")
+
+    # ------------------------------------------------------------ model
+
+    def _emissions(self, rows: list[np.ndarray]) -> np.ndarray:
+        """Emission scores ``(len(rows), max_len, num_tags)`` for token-id rows (padding is exact)."""
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        width = int(lengths.max())
+        extra = 2 if self.spec.special_tokens else 0
+        ids = np.full((len(rows), width + extra), self.tokenizer.pad_id, dtype=np.int64)
+        feeds: dict[str, np.ndarray] = {}
+        feats = [self.featurize(r) for r in rows]
+        off = 1 if extra else 0
+        for i, r in enumerate(rows):
+            ids[i, off : off + len(r)] = r
+            if extra:
+                ids[i, 0] = self.tokenizer.cls_id
+                ids[i, len(r) + 1] = self.tokenizer.sep_id
+        feeds["input_ids"] = ids
+        if "attention_mask" in self.input_names:
+            feeds["attention_mask"] = (np.arange(width + extra)[None, :] < (lengths + extra)[:, None]).astype(np.int64)
+        if "token_type_ids" in self.input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        if "lengths" in self.input_names:
+            feeds["lengths"] = lengths
+        if "bigram_ids" in self.input_names:
+            big = np.zeros((len(rows), width), dtype=np.int64)
+            for i, f in enumerate(feats):
+                big[i, : len(f["bigram_ids"])] = f["bigram_ids"]
+            feeds["bigram_ids"] = big
+        if "lexicon" in self.input_names:
+            lex = np.zeros((len(rows), width, self.featurize.lexicon.n_features), dtype=np.float32)
+            for i, f in enumerate(feats):
+                lex[i, : len(f["lexicon"])] = f["lexicon"]
+            feeds["lexicon"] = lex
+        (em,) = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
+        return em[:, off : off + width]
+
+    # ------------------------------------------------------------ public
+
+    def recognize(self, text: str) -> list[Entity]:
+        """Entities of ``text``, sorted and non-overlapping, offsets into ``text`` itself."""
+        return self.recognize_batch([text])[0]
+
+    def recognize_batch(self, texts: list[str]) -> list[list[Entity]]:
+        """Entities of each text; equal to calling :meth:`recognize` on each one alone."""
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"texts[{i}] must be a str, not {type(t).__name__}")
+        results: list[list[Entity]] = [[] for _ in texts]
+        todo = [i for i, t in enumerate(texts) if t and not t.isspace()]
+        if not todo:
+            return results
+        encs = dict(zip(todo, self.tokenizer.encode_batch([texts[i] for i in todo])))
+        windows = []  # (text index, first token, end token)
+        for i in todo:
+            e = encs[i]
+            windows.extend((i, *w) for w in split_windows(texts[i], e.starts, e.ends, self.window))
+        # length buckets: similar lengths share a batch, so little padding is computed
+        windows.sort(key=lambda w: w[2] - w[1])
+        found: dict[int, list[tuple[int, int, str, float]]] = {i: [] for i in todo}
+        for k in range(0, len(windows), self.batch_size):
+            chunk = windows[k : k + self.batch_size]
+            rows = [encs[i].ids[a:b] for i, a, b, _, _ in chunk]
+            em = self._emissions(rows)
+            lengths = np.array([len(r) for r in rows])
+            paths = viterbi(em, lengths, self.crf)
+            probs = marginals(em, lengths, self.crf)
+            for r, (i, a, b, keep_a, keep_b) in enumerate(chunk):
+                tags = [self.labels[t] for t in paths[r, : b - a]]
+                e = encs[i]
+                for s, t, label in tags_to_spans(tags, self.spec.scheme):
+                    if not keep_a <= a + s < keep_b:
+                        continue
+                    score = float(probs[r, np.arange(s, t), paths[r, s:t]].min())
+                    found[i].append((int(e.starts[a + s]), int(e.ends[a + t - 1]), label, score))
+        for i in todo:
+            text = texts[i]
+            spans = _drop_overlaps(sorted(found[i]))
+            if self.splitter:
+                spans = self.splitter(text, spans)
+            results[i] = [Entity(s, e, label, text[s:e], min(1.0, max(0.0, score)))
+                          for s, e, label, score in spans if e > s]
+        return results
+
+
+def _drop_overlaps(spans):
+    """Sorted spans with any span that overlaps an earlier one removed (windows can overlap)."""
+    out, last_end = [], -1
+    for span in spans:
+        if span[0] >= last_end:
+            out.append(span)
+            last_end = span[1]
+    return out

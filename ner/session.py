@@ -1,0 +1,57 @@
+"""The one place an ONNX Runtime session is built: providers, threads and graph optimisation."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import onnxruntime as ort
+
+log = logging.getLogger(__name__)
+
+OPT_LEVELS = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+
+def default_threads() -> int:
+    """``$NER_THREADS`` if set, else the number of cores (at most 4: the model is small)."""
+    env = os.environ.get("NER_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"NER_THREADS must be a positive integer, not {env!r}") from None
+        if n < 1:
+            raise ValueError(f"NER_THREADS must be a positive integer, not {env!r}")
+        return n
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def create_session(path: str | Path, *, providers: list[str] | None = None, threads: int | None = None,
+                   optimization: str = "all") -> ort.InferenceSession:
+    """An ``InferenceSession`` for ``path``; CPU unless ``providers`` asks for more.
+
+    ``providers=["CUDAExecutionProvider", ...]`` is honoured when that provider is
+    available and silently reduced to the CPU one otherwise (with a warning).
+    Sessions are thread-safe for ``run``: build one per model and share it.
+    """
+    if optimization not in OPT_LEVELS:
+        raise ValueError(f"optimization must be one of {sorted(OPT_LEVELS)}, not {optimization!r}")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or default_threads()
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = OPT_LEVELS[optimization]
+    opts.log_severity_level = 3
+    available = set(ort.get_available_providers())
+    wanted = providers or ["CPUExecutionProvider"]
+    chosen = [p for p in wanted if p in available]
+    if len(chosen) < len(wanted):
+        log.warning("providers %s are not available here; using %s", sorted(set(wanted) - available),
+                    chosen or ["CPUExecutionProvider"])
+    if "CPUExecutionProvider" not in chosen:
+        chosen.append("CPUExecutionProvider")
+    return ort.InferenceSession(str(path), sess_options=opts, providers=chosen)

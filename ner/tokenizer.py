@@ -1,0 +1,84 @@
+"""BERT-style WordPiece tokenizer (``tokenizers``, the core of ``transformers``' fast tokenizers)
+with an exact character-offset map into the caller's original string."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids of one text and, for each token, its half-open character span in that text."""
+
+    ids: np.ndarray      # (n_tokens,) int64
+    starts: np.ndarray   # (n_tokens,) int64, character offsets into the original text
+    ends: np.ndarray     # (n_tokens,) int64
+
+
+def read_vocab(path: str | Path) -> dict[str, int]:
+    """``vocab.txt``: one token per line, its line number is its id."""
+    with open(path, encoding="utf-8") as fh:
+        return {line.rstrip("\n"): i for i, line in enumerate(fh) if line.rstrip("\n")}
+
+
+def build_tokenizer(vocab: dict[str, int], *, nfkc: bool = True, lowercase: bool = True,
+                    split: str = "char") -> Tokenizer:
+    """A BERT tokenizer over ``vocab``: CJK characters split one by one, words into WordPieces.
+
+    ``nfkc`` folds full-width forms (Ａ, １) to the half-width ones the vocabulary
+    knows; offsets still point into the unnormalised text.  ``split="char"`` also
+    isolates every character that is not an ASCII letter or digit (emoji, kana,
+    symbols), so one unknown character never swallows its neighbours into an
+    ``[UNK]``; ``split="bert"`` is BERT's own word splitting (for BERT vocabularies).
+    """
+    if split not in ("char", "bert"):
+        raise ValueError(f"split must be 'char' or 'bert', not {split!r}")
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    steps = [normalizers.NFKC()] if nfkc else []
+    steps.append(normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                            strip_accents=False if nfkc else None, lowercase=lowercase))
+    tok.normalizer = normalizers.Sequence(steps)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    if split == "char":
+        pattern = "[^0-9a-z]" if lowercase else "[^0-9A-Za-z]"
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.BertPreTokenizer(), pre_tokenizers.Split(Regex(pattern), behavior="isolated")])
+    return tok
+
+
+class TextTokenizer:
+    """Turns text into token ids with character offsets; thread-safe (``tokenizers`` is)."""
+
+    def __init__(self, vocab_path: str | Path, *, nfkc: bool = True, lowercase: bool = True,
+                 split: str = "char"):
+        self.vocab = read_vocab(vocab_path)
+        missing = [t for t in ("[PAD]", "[UNK]") if t not in self.vocab]
+        if missing:
+            raise ValueError(f"{vocab_path} lacks the special tokens {missing}: is it a BERT-style vocab.txt?")
+        self._tok = build_tokenizer(self.vocab, nfkc=nfkc, lowercase=lowercase, split=split)
+        self.pad_id, self.unk_id = self.vocab["[PAD]"], self.vocab["[UNK]"]
+        self.cls_id, self.sep_id = self.vocab.get("[CLS]"), self.vocab.get("[SEP]")
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def encode(self, text: str) -> Encoded:
+        """Tokens of ``text``; whitespace and dropped control characters get no token."""
+        return self._from_encoding(self._tok.encode(text, add_special_tokens=False))
+
+    def encode_batch(self, texts: list[str]) -> list[Encoded]:
+        return [self._from_encoding(e) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+
+    @staticmethod
+    def _from_encoding(enc) -> Encoded:
+        ids = np.asarray(enc.ids, dtype=np.int64)
+        if not len(ids):
+            empty = np.zeros(0, dtype=np.int64)
+            return Encoded(empty, empty, empty)
+        offsets = np.asarray(enc.offsets, dtype=np.int64)
+        return Encoded(ids, offsets[:, 0].copy(), offsets[:, 1].copy())

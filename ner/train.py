@@ -1,0 +1,344 @@
+"""Train the embedded model: char + bigram + lexicon BiLSTM-CRF, on CPU (or a GPU when present).
+
+    python -m ner.train --data ../shared/data --w2v work/w2v --out runs/cbl \
+        [--corpora msra cluener weibo] [--lexicons per loc org jieba] [--epochs 8] [--seed 1]
+
+Every epoch ends with a dev score and a checkpoint (``last.pt``); run the same
+command again to resume a stopped run.  ``best.pt`` keeps the best dev epoch.
+Then ``python -m ner.export --run runs/cbl --out models/NAME`` writes the ONNX model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._optional import require
+from .data import DEFAULT_DATA, Example, load_corpus
+from .decode import CRF, spans_to_tags, tags_to_spans, viterbi
+from .features import BigramTable, Featurizer, build_lexicon
+from .text import fold_char, is_cjk
+from .tokenizer import SPECIAL_TOKENS, TextTokenizer
+
+log = logging.getLogger(__name__)
+
+TYPES = ("PER", "LOC", "ORG")
+LEXICON_TYPES = ["PER", "LOC", "ORG", "WORD"]
+#: lexicon sources by short name -> (file under data/lexicon, type bit); "jieba" is the jieba package's dict.
+LEXICON_FILES = {"per": ("per.txt", 1), "loc": ("loc.txt", 2), "org": ("org.txt", 4)}
+JIEBA_TAGS = {"nr": 1, "ns": 2, "nt": 4}
+
+
+def bioes_labels() -> list[str]:
+    return ["O"] + [f"{p}-{t}" for t in TYPES for p in "BIES"]
+
+
+# ---------------------------------------------------------------- assets
+
+def build_vocab(examples: list[Example], w2v_dir: Path | None) -> list[str]:
+    """Special tokens, every folded character of the training text and of the pre-trained
+    vectors, and ``##`` continuations for ASCII letters and digits (they form WordPiece words)."""
+    chars = set()
+    for ex in examples:
+        chars.update(fold_char(c) for c in ex.text if not c.isspace())
+    if w2v_dir:
+        with open(w2v_dir / "char.vocab", encoding="utf-8") as fh:
+            chars.update(line.split("\t")[0] for line in fh if line.strip())
+    chars = sorted(c for c in chars if len(c) == 1 and not c.isspace() and c not in SPECIAL_TOKENS)
+    ascii_alnum = [c for c in "0123456789abcdefghijklmnopqrstuvwxyz"]
+    return list(SPECIAL_TOKENS) + chars + [f"##{c}" for c in ascii_alnum]
+
+
+def read_lexicon_entries(data_dir: Path, sources: list[str]) -> dict[str, int]:
+    entries: dict[str, int] = {}
+    for name in sources:
+        if name == "jieba":
+            jieba = require("jieba", "The jieba lexicon")
+            with open(Path(jieba.__file__).parent / "dict.txt", encoding="utf-8") as fh:
+                for line in fh:
+                    parts = line.split()
+                    if len(parts) < 3:
+                        continue
+                    word, _, tag = parts[:3]
+                    bits = 8 | JIEBA_TAGS.get(tag, 0)
+                    entries[word] = entries.get(word, 0) | bits
+            continue
+        fname, bit = LEXICON_FILES[name]
+        with open(data_dir / "lexicon" / fname, encoding="utf-8") as fh:
+            for line in fh:
+                word = line.strip()
+                if len(word) >= 2:
+                    entries[word] = entries.get(word, 0) | bit
+    return entries
+
+
+def build_assets(out: Path, train: list[Example], args) -> dict:
+    """Write vocab.txt, bigrams.npy, lexicon.npz (and the initial vectors) into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    w2v = Path(args.w2v) if args.w2v else None
+    vocab = build_vocab(train, w2v)
+    (out / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tok = TextTokenizer(out / "vocab.txt")
+    info = {"vocab_size": len(vocab)}
+
+    char_init = None
+    bigram_keys = np.zeros(0, dtype=np.int64)
+    bigram_init = None
+    if w2v:
+        keys = [ln.split("\t")[0] for ln in open(w2v / "char.vocab", encoding="utf-8") if ln.strip()]
+        vecs = np.load(w2v / "char.npy")
+        char_init = np.random.default_rng(args.seed).normal(0, vecs.std(), (len(vocab), vecs.shape[1])).astype(np.float32)
+        char_init[0] = 0
+        index = {k: i for i, k in enumerate(keys)}
+        for i, t in enumerate(vocab):
+            c = t[2:] if t.startswith("##") else t
+            if c in index:
+                char_init[i] = vecs[index[c]]
+        bkeys = [ln.split("\t")[0] for ln in open(w2v / "bigram.vocab", encoding="utf-8") if ln.strip()]
+        bvecs = np.load(w2v / "bigram.npy")
+        pairs = {}
+        for j, enc in enumerate(tok.encode_batch(bkeys)):
+            if len(enc.ids) == 2 and tok.unk_id not in enc.ids:
+                pairs.setdefault(int(enc.ids[0]) * len(vocab) + int(enc.ids[1]), j)
+        bigram_keys = np.array(sorted(pairs), dtype=np.int64)
+        bigram_init = np.zeros((len(bigram_keys) + 1, bvecs.shape[1]), dtype=np.float32)
+        bigram_init[1:] = bvecs[[pairs[int(k)] for k in bigram_keys]]
+        np.save(out / "char_init.npy", char_init)
+        np.save(out / "bigram_init.npy", bigram_init)
+    np.save(out / "bigrams.npy", bigram_keys)
+    info["bigrams"] = len(bigram_keys)
+
+    if args.lexicons:
+        entries = read_lexicon_entries(Path(args.data), args.lexicons)
+        words = list(entries)
+        encoded = tok.encode_batch(words)
+        ids_of = {w: [int(i) for i in e.ids] for w, e in zip(words, encoded)}
+        lex = build_lexicon(entries, tok.vocab, LEXICON_TYPES, lambda w: ids_of[w])
+        lex.save(out / "lexicon.npz")
+        info["lexicon_entries"] = len(lex.keys)
+    return info
+
+
+# ---------------------------------------------------------------- tensors
+
+def encode_examples(examples, tok: TextTokenizer, feats: Featurizer, label_index, max_len: int):
+    """Token-level arrays for each example, split into chunks of at most ``max_len`` tokens."""
+    out = []
+    encs = tok.encode_batch([ex.text for ex in examples])
+    for ex, enc in zip(examples, encs):
+        n = len(enc.ids)
+        if not n:
+            continue
+        token_spans = []
+        for s, e, label in ex.spans:
+            inside = np.nonzero((enc.starts >= s) & (enc.starts < e))[0]
+            if len(inside):
+                token_spans.append((int(inside[0]), int(inside[-1]) + 1, label))
+        tags = np.array([label_index[t] for t in spans_to_tags(token_spans, n, "BIOES")], dtype=np.int64)
+        for a in range(0, n, max_len):
+            ids = enc.ids[a : a + max_len]
+            f = feats(ids)
+            out.append((ids, f.get("bigram_ids"), f["lexicon"].astype(np.uint8) if "lexicon" in f else None,
+                        tags[a : a + max_len]))
+    return out
+
+
+def make_batches(items, batch_size: int, rng: random.Random, shuffle: bool):
+    order = sorted(range(len(items)), key=lambda i: (len(items[i][0]), rng.random() if shuffle else 0))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if shuffle:
+        rng.shuffle(batches)
+    return batches
+
+
+def collate(items, idx, torch):
+    lens = [len(items[i][0]) for i in idx]
+    T, B = max(lens), len(idx)
+    ids = np.zeros((B, T), np.int64)
+    big = np.zeros((B, T), np.int64)
+    tags = np.zeros((B, T), np.int64)
+    lex_dim = items[idx[0]][2].shape[1] if items[idx[0]][2] is not None else 0
+    lex = np.zeros((B, T, lex_dim), np.float32)
+    for r, i in enumerate(idx):
+        n = lens[r]
+        ids[r, :n] = items[i][0]
+        if items[i][1] is not None:
+            big[r, :n] = items[i][1]
+        if lex_dim:
+            lex[r, :n] = items[i][2]
+        tags[r, :n] = items[i][3]
+    lengths = torch.tensor(lens)
+    mask = torch.arange(T)[None, :] < lengths[:, None]
+    return (torch.from_numpy(ids), torch.from_numpy(big), torch.from_numpy(lex), lengths), torch.from_numpy(tags), mask
+
+
+def evaluate_items(net, crf_layer, items, labels, torch, batch_size=64):
+    """Entity-level P/R/F1 on token spans (exact span and type)."""
+    net.eval()
+    crf = CRF(crf_layer.transitions.detach().double().numpy(), crf_layer.start.detach().double().numpy(),
+              crf_layer.end.detach().double().numpy())
+    tp = n_pred = n_gold = 0
+    with torch.no_grad():
+        for idx in make_batches(items, batch_size, random.Random(0), False):
+            inputs, tags, mask = collate(items, idx, torch)
+            em = net(*inputs).numpy()
+            paths = viterbi(em, inputs[3].numpy(), crf)
+            for r, i in enumerate(idx):
+                n = len(items[i][0])
+                pred = set(tags_to_spans([labels[k] for k in paths[r, :n]], "BIOES"))
+                gold = set(tags_to_spans([labels[k] for k in items[i][3]], "BIOES"))
+                tp += len(pred & gold)
+                n_pred += len(pred)
+                n_gold += len(gold)
+    net.train()
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--w2v", default="work/w2v", help="pre-trained vectors from `python -m ner.pretrain` ('' for none)")
+    ap.add_argument("--out", type=Path, default=Path("runs/cbl"))
+    ap.add_argument("--corpora", nargs="+", default=["msra", "cluener", "weibo"], choices=["msra", "cluener", "weibo"])
+    ap.add_argument("--lexicons", nargs="*", default=["per", "loc", "org", "jieba"],
+                    choices=["per", "loc", "org", "jieba"])
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--dev-size", type=int, default=2000)
+    ap.add_argument("--max-len", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (smoke tests)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch = require("torch", "Training")
+    from .net import CRFLayer, TaggerNet
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    t0 = time.time()
+
+    msra = load_corpus("msra-train", args.data)
+    rng = random.Random(args.seed)
+    rng.shuffle(msra)
+    dev, train = msra[: args.dev_size], msra[args.dev_size :]
+    if "msra" not in args.corpora:
+        train = []
+    if "cluener" in args.corpora:
+        train += load_corpus("cluener", args.data)
+    if "weibo" in args.corpora:
+        train += load_corpus("weibo-train", args.data)
+
+    assets = args.out / "assets"
+    info_path = args.out / "train_info.json"
+    if info_path.exists():
+        info = json.loads(info_path.read_text())
+    else:
+        info = build_assets(assets, train, args)
+        info.update({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                     "train_sentences": len(train), "dev_sentences": len(dev),
+                     "train_chars": sum(len(e.text) for e in train)})
+        info_path.write_text(json.dumps(info, indent=1))
+    labels = bioes_labels()
+    label_index = {t: i for i, t in enumerate(labels)}
+    tok = TextTokenizer(assets / "vocab.txt")
+    from .features import Lexicon
+    lexicon = Lexicon.load(assets / "lexicon.npz") if (assets / "lexicon.npz").exists() else None
+    bigrams = BigramTable(np.load(assets / "bigrams.npy"), len(tok))
+    feats = Featurizer(bigrams if len(bigrams) > 1 else None, lexicon)
+    train_items = encode_examples(train, tok, feats, label_index, args.max_len)
+    dev_items = encode_examples(dev, tok, feats, label_index, args.max_len)
+    log.info("assets ready in %.0fs: %s; %d train / %d dev chunks", time.time() - t0,
+             {k: v for k, v in info.items() if k != "args"}, len(train_items), len(dev_items))
+
+    bigram_init = np.load(assets / "bigram_init.npy") if (assets / "bigram_init.npy").exists() else None
+    net = TaggerNet(len(tok), len(labels), n_bigrams=len(bigrams) if bigram_init is not None else 0,
+                    bigram_dim=bigram_init.shape[1] if bigram_init is not None else 50,
+                    lexicon_dim=lexicon.n_features if lexicon else 0, hidden=args.hidden, dropout=args.dropout)
+    if (assets / "char_init.npy").exists():
+        net.char.weight.data.copy_(torch.from_numpy(np.load(assets / "char_init.npy")))
+    if bigram_init is not None:
+        net.bigram.weight.data.copy_(torch.from_numpy(bigram_init))
+        net.bigram.weight.requires_grad_(False)  # frozen: unseen bigrams keep their raw-text meaning
+    crf = CRFLayer(len(labels))
+    net.to(device)
+    crf.to(device)
+    params = [p for p in list(net.parameters()) + list(crf.parameters()) if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=args.lr)
+    steps_per_epoch = (len(train_items) + args.batch_size - 1) // args.batch_size
+    total = steps_per_epoch * args.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.05, 1 - s / max(1, total)))
+
+    start_epoch, best, history = 0, -1.0, []
+    last = args.out / "last.pt"
+    if last.exists():
+        ck = torch.load(last, map_location=device, weights_only=False)  # our own checkpoint
+        net.load_state_dict(ck["net"])
+        crf.load_state_dict(ck["crf"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        start_epoch, best, history = ck["epoch"], ck["best"], ck["history"]
+        log.info("resumed after epoch %d (best dev F1 %.4f)", start_epoch, best)
+
+    step = 0
+    for epoch in range(start_epoch, args.epochs):
+        t_epoch = time.time()
+        erng = random.Random(args.seed * 1000 + epoch)
+        torch.manual_seed(args.seed * 1000 + epoch)
+        running, tokens = 0.0, 0
+        for bi, idx in enumerate(make_batches(train_items, args.batch_size, erng, True)):
+            inputs, tags, mask = collate(train_items, idx, torch)
+            inputs = [x.to(device) for x in inputs]
+            loss = crf.nll(net(*inputs), tags.to(device), mask.to(device))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            sched.step()
+            running += loss.item()
+            tokens += int(mask.sum())
+            step += 1
+            if bi % 200 == 0:
+                log.info("epoch %d step %d/%d loss %.3f  %.0f tok/s", epoch + 1, bi, steps_per_epoch,
+                         running / (bi + 1), tokens / (time.time() - t_epoch))
+            if args.max_steps and step >= args.max_steps:
+                break
+        score = evaluate_items(net.cpu(), crf.cpu(), dev_items, labels, torch)
+        net.to(device)
+        crf.to(device)
+        history.append({"epoch": epoch + 1, "dev": score, "seconds": round(time.time() - t_epoch, 1)})
+        log.info("epoch %d done in %.0fs: dev %s", epoch + 1, time.time() - t_epoch, score)
+        if score["f1"] > best:
+            best = score["f1"]
+            torch.save({"net": net.state_dict(), "crf": crf.state_dict(), "epoch": epoch + 1, "dev": score}, args.out / "best.pt")
+        torch.save({"net": net.state_dict(), "crf": crf.state_dict(), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(), "epoch": epoch + 1, "best": best, "history": history}, last)
+        if args.max_steps and step >= args.max_steps:
+            break
+    info = json.loads(info_path.read_text())
+    info.update({"history": history, "best_dev_f1": best, "labels": labels, "scheme": "BIOES",
+                 "max_length": args.max_len, "hidden": args.hidden,
+                 "hardware": f"{device}, {torch.get_num_threads()} threads, {os.cpu_count()} cores",
+                 "train_seconds": sum(h["seconds"] for h in history)})
+    info_path.write_text(json.dumps(info, indent=1))
+    log.info("done: best dev F1 %.4f", best)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+DATA = Path(os.environ.get("NER_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def toy_dir(tmp_path_factory):
+    import toy_model
+
+    return toy_model.build(tmp_path_factory.mktemp("toy"))
+
+
+@pytest.fixture(scope="session")
+def toy(toy_dir):
+    import ner
+
+    return ner.load(toy_dir, batch_size=4)
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    if not (DATA / "msra" / "test.tsv").is_file():
+        pytest.skip(f"the corpora are not at {DATA} (set NER_DATA to ../shared/data)")
+    return DATA

@@ -1,0 +1,138 @@
+"""The engine on the deterministic toy model: offsets, windows, batching, input edge cases."""
+import random
+
+import numpy as np
+import pytest
+
+import ner
+from ner.windows import split_windows
+from toy_model import FILLER
+
+
+def spans(entities):
+    return [(e.start, e.end, e.label, e.text) for e in entities]
+
+
+def check_contract(text, entities):
+    last_end = 0
+    for e in entities:
+        assert 0 <= e.start < e.end <= len(text)
+        assert e.text == text[e.start : e.end]
+        assert e.start >= last_end
+        assert 0.0 <= e.score <= 1.0
+        last_end = e.end
+
+
+def test_offsets_on_mixed_text(toy):
+    text = "Hi 张三！\n北京😀１２ Ａbc\u3000上海\t清华大学 x汉"
+    ents = toy.recognize(text)
+    check_contract(text, ents)
+    assert spans(ents) == [
+        (len("Hi "), len("Hi 张三"), "PER", "张三"),
+        (len("Hi 张三！\n"), len("Hi 张三！\n北京"), "LOC", "北京"),
+        (len("Hi 张三！\n北京😀１２ Ａbc\u3000"), len("Hi 张三！\n北京😀１２ Ａbc\u3000上海"), "LOC", "上海"),
+        (len("Hi 张三！\n北京😀１２ Ａbc\u3000上海\t"), len("Hi 张三！\n北京😀１２ Ａbc\u3000上海\t清华大学"), "ORG", "清华大学"),
+        (len(text) - 1, len(text), "LOC", "汉"),
+    ]
+
+
+def test_full_width_and_astral_characters_keep_offsets(toy):
+    text = "１２３👩‍👩‍👧张三𠀀北京\u200f\u0301上海"
+    ents = toy.recognize(text)
+    check_contract(text, ents)
+    assert [e.text for e in ents] == ["张三", "北京", "上海"]
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\t \u3000", "\u200b"])
+def test_empty_and_whitespace_give_no_entities(toy, text):
+    assert toy.recognize(text) == []
+
+
+def test_entity_score_comes_from_the_model(toy):
+    (e,) = toy.recognize("张三")
+    assert 0.5 < e.score < 1.0
+
+
+def test_to_dict_shape(toy):
+    (e,) = toy.recognize("在北京")
+    assert e.to_dict() == {"text": "北京", "type": "LOC", "start": 1, "end": 3, "score": round(e.score, 4)}
+
+
+def test_long_text_with_entities_across_window_boundaries(toy):
+    # no punctuation at all, so every window boundary is a hard cut (toy max_length is 32)
+    rng = random.Random(3)
+    names = ["张三", "北京", "上海", "清华大学"]
+    parts, expected, pos = [], [], 0
+    while pos < 20_000:
+        filler = "".join(rng.choice(FILLER) for _ in range(rng.randint(1, 40)))
+        name = rng.choice(names)
+        parts += [filler, name]
+        pos += len(filler)
+        expected.append((pos, pos + len(name), name))
+        pos += len(name)
+    text = "".join(parts)
+    assert len(text) >= 20_000
+    enc = toy.tokenizer.encode(text)
+    windows = split_windows(text, enc.starts, enc.ends, toy.window)
+    cut_points = {w[1] for w in windows[:-1]}
+    straddling = [e for e in expected if any(e[0] < c < e[1] for c in cut_points)]
+    assert straddling, "the test must place entities across window cuts"
+    got = [(e.start, e.end, e.text) for e in toy.recognize(text)]
+    assert got == expected
+
+
+def test_long_text_cut_at_sentence_ends_keeps_everything(toy):
+    sentence = "我们在北京参加会议，张三很高兴。"
+    text = sentence * 1500
+    got = toy.recognize(text)
+    assert len(got) == 3000
+    check_contract(text, got)
+    assert got[-1].end == len(text) - len("很高兴。")
+
+
+def test_windows_tile_all_tokens():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(1, 400))
+        text = "".join(rng.choice(list("我们。，在北京")) for _ in range(n))
+        starts = np.arange(n)
+        windows = split_windows(text, starts, starts + 1, 32)
+        assert windows[0][2] == 0 and windows[-1][3] == n
+        for (a, b, ka, kb), nxt in zip(windows, windows[1:] + [None]):
+            assert b - a <= 32 and a <= ka < kb <= b
+            if nxt:
+                assert nxt[2] == kb
+
+
+def test_batch_equals_single(toy):
+    texts = ["张三在北京", "", "上海清华大学" * 40, "北京。" * 100, "no entity", "汉"]
+    assert toy.recognize_batch(texts) == [toy.recognize(t) for t in texts]
+
+
+def test_non_string_is_refused(toy):
+    with pytest.raises(TypeError, match="str"):
+        toy.recognize_batch(["ok", None])
+
+
+def test_load_is_cached(toy_dir):
+    assert ner.load(toy_dir, batch_size=4) is ner.load(toy_dir, batch_size=4)
+    assert ner.load(toy_dir) is not ner.load(toy_dir, batch_size=4)
+
+
+def test_bad_options_are_refused(toy_dir):
+    with pytest.raises(ValueError, match="precision"):
+        ner.Recognizer(toy_dir, precision="int4")
+    with pytest.raises(ValueError, match="optimization"):
+        ner.Recognizer(toy_dir, optimization="max")
+
+
+def test_threads_are_configurable(toy_dir):
+    rec = ner.Recognizer(toy_dir, threads=1)
+    assert rec.session.get_session_options().intra_op_num_threads == 1
+    assert rec.recognize("北京")[0].label == "LOC"
+
+
+def test_cuda_provider_falls_back_to_cpu_when_absent(toy_dir):
+    rec = ner.Recognizer(toy_dir, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert "CPUExecutionProvider" in rec.session.get_providers()
+    assert rec.recognize("上海")[0].text == "上海"
