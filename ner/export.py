@@ -50,7 +50,7 @@ def save_crf(out: Path, transitions, start, end) -> Path:
 def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | None = None) -> Path:
     """The embedded model: ``run`` is a ``python -m ner.train`` output directory."""
     torch = require("torch", "Exporting the embedded model")
-    from .net import TaggerNet
+    from .net import AnchoredTagger, TaggerNet
 
     info = json.loads((run / "train_info.json").read_text())
     assets = run / "assets"
@@ -70,7 +70,7 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
     names = ["input_ids", "bigram_ids", "lexicon", "lengths"]
     dyn = {"input_ids": {0: "batch", 1: "seq"}, "bigram_ids": {0: "batch", 1: "seq"},
            "lexicon": {0: "batch", 1: "seq"}, "lengths": {0: "batch"}, "emissions": {0: "batch", 1: "seq"}}
-    export_onnx(net, example, names, dyn, out / "model.onnx")
+    export_onnx(AnchoredTagger(net), example, names, dyn, out / "model.onnx")
     crf = ck["crf"]
     save_crf(out, crf["transitions"].numpy(), crf["start"].numpy(), crf["end"].numpy())
     for f in ("vocab.txt", "bigrams.npy", "lexicon.npz"):

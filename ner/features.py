@@ -17,6 +17,13 @@ from pathlib import Path
 import numpy as np
 
 HASH_BASE = np.uint64(1_000_003)
+FILTER_BITS = 24
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _filter_slot(h: np.ndarray) -> np.ndarray:
+    """Fibonacci hashing of 64-bit keys to ``FILTER_BITS``-bit slots."""
+    return (h * _GOLDEN) >> np.uint64(64 - FILTER_BITS)
 POSITIONS = ("B", "M", "E", "S")
 
 
@@ -28,6 +35,17 @@ def rolling_hashes(ids: np.ndarray, length: int) -> np.ndarray:
         h *= HASH_BASE
         h += ids[k : len(ids) - length + 1 + k]
     return h
+
+
+def _hashes_by_length(ids: np.ndarray, lengths: list[int]):
+    """``rolling_hashes(ids, L)`` for each ``L`` in ascending ``lengths``, one array operation per length."""
+    ids = ids.astype(np.uint64)
+    h = np.zeros(len(ids), dtype=np.uint64)
+    wanted = set(lengths)
+    for length in range(1, max(lengths) + 1):
+        h = h[: len(ids) - length + 1] * HASH_BASE + ids[length - 1 :]
+        if length in wanted:
+            yield h
 
 
 def hash_sequence(ids) -> int:
@@ -68,6 +86,11 @@ class Lexicon:
         self.bits = np.asarray(bits, dtype=np.uint8)[order]
         self.types = list(types)
         self.lengths = sorted({int(x) for x in np.unique(lengths)}) if len(lengths) else []
+        # A 2 MB bit filter in front of the binary search: most windows of text are no entry,
+        # and random probes into the sorted keys (cache misses) would dominate the cost.
+        self._filter = np.zeros(1 << (FILTER_BITS - 3), dtype=np.uint8)
+        slot = _filter_slot(self.keys)
+        np.bitwise_or.at(self._filter, slot >> 3, (1 << (slot & 7)).astype(np.uint8))
 
     @property
     def n_features(self) -> int:
@@ -82,31 +105,38 @@ class Lexicon:
         np.savez_compressed(path, keys=self.keys, bits=self.bits, lengths=np.asarray(self.lengths, np.int16),
                             types=np.asarray(self.types))
 
-    def _match(self, h: np.ndarray) -> np.ndarray:
-        pos = np.minimum(np.searchsorted(self.keys, h), len(self.keys) - 1)
-        return np.where(self.keys[pos] == h, self.bits[pos], 0).astype(np.uint8)
-
     def features(self, ids: np.ndarray) -> np.ndarray:
         n = len(ids)
-        masks = np.zeros((len(POSITIONS), n), dtype=np.uint8)  # B, M, E, S bit masks over types
-        if n and len(self.keys):
-            for length in self.lengths:
-                if length > n:
-                    break
-                hit = self._match(rolling_hashes(ids, length))
-                if not hit.any():
-                    continue
-                if length == 1:
-                    masks[3] |= hit
-                    continue
-                masks[0, : n - length + 1] |= hit
-                masks[2, length - 1 :] |= hit
-                for k in range(1, length - 1):
-                    masks[1, k : n - length + 1 + k] |= hit
-        # (n, positions, types) -> (n, positions * types)
-        shifts = np.arange(len(self.types), dtype=np.uint8)
-        feats = (masks.T[:, :, None] >> shifts) & 1
-        return feats.reshape(n, -1).astype(np.float32)
+        n_types = len(self.types)
+        feats = np.zeros((n, len(POSITIONS), n_types), dtype=np.float32)
+        lengths = [length for length in self.lengths if length <= n]
+        if not n or not len(self.keys) or not lengths:
+            return feats.reshape(n, -1)
+        # every candidate window of every entry length, looked up in one searchsorted
+        hashes = np.concatenate(list(_hashes_by_length(ids, lengths)))
+        starts = np.concatenate([np.arange(n - length + 1) for length in lengths])
+        lens = np.concatenate([np.full(n - length + 1, length) for length in lengths])
+        slot = _filter_slot(hashes)
+        maybe = np.nonzero((self._filter[slot >> np.uint64(3)] >> (slot & np.uint64(7)).astype(np.uint8)) & 1)[0]
+        pos = np.minimum(np.searchsorted(self.keys, hashes[maybe]), len(self.keys) - 1)
+        found = self.keys[pos] == hashes[maybe]
+        if not found.any():
+            return feats.reshape(n, -1)
+        hit = maybe[found]
+        bits, starts, lens = self.bits[pos[found]], starts[hit], lens[hit]
+        ends = starts + lens - 1
+        single = lens == 1
+        for t in range(n_types):
+            has = (bits >> t) & 1 == 1
+            multi = has & ~single
+            feats[starts[multi], 0, t] = 1.0
+            feats[ends[multi], 2, t] = 1.0
+            feats[starts[has & single], 3, t] = 1.0
+            long_ = multi & (lens > 2)
+            if long_.any():  # Middle: positions strictly inside an entry, by a difference array
+                cover = np.bincount(starts[long_] + 1, minlength=n + 1) - np.bincount(ends[long_], minlength=n + 1)
+                feats[:, 1, t] = np.cumsum(cover)[:n] > 0
+        return feats.reshape(n, -1)
 
 
 def build_lexicon(entries: dict[str, int], vocab: dict[str, int], types: list[str], encode) -> Lexicon:

@@ -78,3 +78,60 @@ class CRFLayer(nn.Module):
             alpha = torch.where(mask[:, t : t + 1], nxt, alpha)
         log_z = torch.logsumexp(alpha + self.end, 1)
         return (log_z - gold).mean()
+
+
+def _widen_lstm(lstm, extra: int):
+    """A copy of a 1-layer LSTM that takes ``extra`` more inputs, with zero weights on them."""
+    new = nn.LSTM(lstm.input_size + extra, lstm.hidden_size, batch_first=True)
+    with torch.no_grad():
+        new.weight_ih_l0.zero_()
+        new.weight_ih_l0[:, : lstm.input_size] = lstm.weight_ih_l0
+        new.weight_hh_l0.copy_(lstm.weight_hh_l0)
+        new.bias_ih_l0.copy_(lstm.bias_ih_l0)
+        new.bias_hh_l0.copy_(lstm.bias_hh_l0)
+    return new
+
+
+class AnchoredTagger(nn.Module):
+    """Export wrapper of :class:`TaggerNet` that makes dynamic INT8 independent of batch-mates.
+
+    Dynamic quantization picks one activation range per tensor, so a text's
+    scores would shift with whatever else shares its batch.  Each quantized
+    activation here carries two constant "anchor" features at +C and -C (with
+    zero weights, so the FP32 function is unchanged) and is clipped to [-C, C]:
+    every batch then has the same range, and each row is quantized alike.
+    """
+
+    def __init__(self, net: TaggerNet):
+        super().__init__()
+        self.net = net
+        with torch.no_grad():
+            bound = net.char.weight.abs().max()
+            if net.bigram is not None:
+                bound = torch.maximum(bound, net.bigram.weight.abs().max())
+        self.register_buffer("bound", torch.maximum(bound, torch.tensor(1.0)).reshape(1))
+        self.fwd = _widen_lstm(net.fwd, 2)
+        self.bwd = _widen_lstm(net.bwd, 2)
+        self.out = nn.Linear(net.out.in_features + 2, net.out.out_features)
+        with torch.no_grad():
+            self.out.weight.zero_()
+            self.out.weight[:, : net.out.in_features] = net.out.weight
+            self.out.bias.copy_(net.out.bias)
+
+    @staticmethod
+    def _anchor(x, c):
+        ones = torch.ones_like(x[..., :1])
+        return torch.cat([torch.clamp(x, -c, c), ones * c, ones * -c], -1)
+
+    def forward(self, input_ids, bigram_ids, lexicon, lengths):
+        net = self.net
+        parts = [net.char(input_ids)]
+        if net.bigram is not None:
+            parts.append(net.bigram(bigram_ids))
+        if net.lexicon_dim:
+            parts.append(lexicon)
+        x = self._anchor(torch.cat(parts, -1), self.bound)
+        h_fwd, _ = self.fwd(x)
+        h_bwd, _ = self.bwd(reverse_within_length(x, lengths))
+        h = torch.cat([h_fwd, reverse_within_length(h_bwd, lengths)], -1)
+        return self.out(self._anchor(h, 1.0))

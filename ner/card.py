@@ -1,0 +1,142 @@
+"""Score an exported model and write its model card (``README.md``) and ``scores.json``.
+
+    python -m ner.card models/zh-ner-lite --data ../shared/data
+
+Scores MSRA test (FP32 and INT8) and Weibo dev (INT8, mapped to PER/LOC/ORG),
+then renders the card from config.json, the scores and ``experiments.json``
+(the table of every idea tried, kept beside the card).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .data import DEFAULT_DATA
+
+LEXICON_NOTICES = """\
+| lexicon | source | licence |
+|---|---|---|
+| `lexicon/per.txt` (HanLP person, transliterated and Japanese names; wainshine Japanese names; THUOCL historical people) | hankcs/HanLP 1.x; wainshine/Chinese-Names-Corpus; thunlp/THUOCL | Apache-2.0; Apache-2.0; MIT (cite THUOCL) |
+| `lexicon/loc.txt` (PRC administrative divisions; country names; CLDR city names; HanLP place names) | modood/Administrative-divisions-of-China; umpirsky/country-list; unicode-org/cldr-json; hankcs/HanLP 1.x | WTFPL; MIT; Unicode License; Apache-2.0 |
+| `lexicon/org.txt` (HanLP organisation names; MOE university list) | hankcs/HanLP 1.x; lcandy2/Chinese-Universities-with-Website | Apache-2.0; MIT |
+| jieba `dict.txt` (349k words with POS tags; nr/ns/nt mark names) | fxsjy/jieba (the `jieba` PyPI package) | MIT |
+
+Only 64-bit hashes of the entries' token ids and their type bits ship (`lexicon.npz`); the word lists themselves do not.
+"""
+
+SOURCES = """\
+| source | used for | terms |
+|---|---|---|
+| MSRA NER train (SIGHAN 2006), `msra/train.tsv` | supervised training (2,000 sentences held out as dev) | public research data |
+| CLUENER2020 `cluener/train.jsonl` | supervised training (name→PER; company/government/organization→ORG; address/scene→LOC) | public research data (CLUE benchmark) |
+| Weibo NER `weibo/train.tsv` | supervised training (named mentions only) | public research data (Peng & Dredze 2015) |
+| raw text `raw/` — CCTV 新闻联播 transcripts | word2vec character and bigram vectors | "仅供学习使用" — study use only, CCTV keeps all rights; leave out with `python -m ner.pretrain --exclude cctv` |
+| raw text — CMRC 2018 / DRCD Wikipedia paragraphs | word2vec vectors | CC BY-SA 4.0 / 3.0 |
+| raw text — ChineseNlpCorpus reviews | word2vec vectors | no licence stated; leave out with `--exclude reviews` |
+| raw text — LawRefBook laws and regulations | word2vec vectors | official documents, not copyrightable (PRC Copyright Law art. 5) |
+| lexicons (below) | lexicon match features, LOC/ORG split rule | Apache-2.0 / MIT / WTFPL / Unicode |
+
+No corpus or raw text ships with the model; only learned weights, the vocabulary, the bigram key table and hashed lexicon entries do.
+"""
+
+
+def pct(x) -> str:
+    return f"{100 * x:.2f}" if isinstance(x, (int, float)) else "–"
+
+
+def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) -> str:
+    tr = cfg.get("training", {})
+    args = tr.get("args", {})
+    files = sorted(p for p in model_dir.iterdir() if p.is_file())
+    size = sum(p.stat().st_size for p in files) / 1e6
+    lines = [f"# {cfg['name']}: the embedded Chinese NER model", "",
+             "Finds PER, LOC and ORG in Chinese text. Trained from scratch by this project's own code on CPU "
+             "(no pretrained Transformer exists here), exported to ONNX and quantized to INT8.", "",
+             "## Scores (entity level, exact span and type)", "",
+             "| set | precision | P | R | F1 | PER F1 | LOC F1 | ORG F1 |", "|---|---|---|---|---|---|---|---|"]
+    for key, title in (("msra_test_fp32", "MSRA test"), ("msra_test_int8", "MSRA test"),
+                       ("weibo_dev_int8", "Weibo dev (mapped)")):
+        s = scores.get(key)
+        if not s:
+            continue
+        pt = s.get("per_type", {})
+        lines.append(f"| {title} | {key.rsplit('_', 1)[1].upper()} | {pct(s['precision'])} | {pct(s['recall'])} | "
+                     f"**{pct(s['f1'])}** | {pct(pt.get('PER', {}).get('f1'))} | {pct(pt.get('LOC', {}).get('f1'))} | "
+                     f"{pct(pt.get('ORG', {}).get('f1'))} |")
+    lines += ["", "Reproduce: `python -m ner.evaluate ../shared/data/msra/test.tsv --model "
+              f"models/{model_dir.name} [--precision fp32]` and the same with `../shared/data/weibo/dev.tsv`.", "",
+              "## Architecture", "",
+              f"- {cfg.get('architecture')}: character embedding (128, word2vec-initialised, fine-tuned), "
+              "character-bigram embedding (50, word2vec over raw text, frozen), lexicon match features "
+              "(Begin/Middle/End/Single × PER/LOC/ORG/WORD), one forward and one backward LSTM "
+              f"({cfg.get('hidden', args.get('hidden', 256))} units each; the backward one reads each sentence reversed "
+              "within its length, so padding never changes a score), a linear emission layer, and a CRF "
+              "(transitions in `crf.npz`, decoded in numpy outside the graph).",
+              f"- Parameters: {cfg.get('parameters', 0):,}. Labels: {', '.join(cfg['labels'])} ({cfg['scheme']}). "
+              f"Window: {cfg['max_length']} tokens; longer text is cut at sentence ends and never truncated.",
+              "- Post-processing: an ORG span that is a lexicon place followed by a lexicon organisation whose "
+              "name stands alone is split into LOC + ORG (北京清华大学 → 北京 + 清华大学); organisations whose "
+              "name needs the place (上海人民出版社, 赞比亚国防部) stay whole.",
+              f"- Files ({size:.1f} MB in all): " + ", ".join(f"`{p.name}` ({p.stat().st_size / 1e6:.1f} MB)" for p in files),
+              f"- Quantization: `{json.dumps(json.loads((model_dir / 'model.int8.onnx.json').read_text())) if (model_dir / 'model.int8.onnx.json').exists() else 'none'}`",
+              "", "## How it was made", "",
+              "```",
+              "python -m ner.pretrain --data ../shared/data --out work/w2v",
+              f"python -m ner.train --data ../shared/data --w2v work/w2v --out runs/{model_dir.name} "
+              f"--epochs {args.get('epochs')} --seed {args.get('seed')}"
+              + (f" --corpora {' '.join(args['corpora'])}" if args.get("corpora") else "")
+              + (f" --lexicons {' '.join(args['lexicons'])}" if args.get("lexicons") else ""),
+              f"python -m ner.export --run runs/{model_dir.name} --out models/{model_dir.name}",
+              f"python -m ner.card models/{model_dir.name} --data ../shared/data",
+              "```", "",
+              f"- Seed {args.get('seed')}; {tr.get('train_sentences', '?'):,} training sentences "
+              f"({tr.get('train_chars', 0):,} characters), {tr.get('dev_sentences')} MSRA-train sentences held out as dev; "
+              f"best dev F1 {pct(tr.get('best_dev_f1'))}.",
+              f"- Training time {tr.get('train_seconds', 0) / 60:.0f} min on {tr.get('hardware')} "
+              "(plus about 15 min of word2vec pre-training on the same CPU).", ""]
+    hist = tr.get("history", [])
+    if hist:
+        lines += ["| epoch | dev P | dev R | dev F1 | seconds |", "|---|---|---|---|---|"]
+        lines += [f"| {h['epoch']} | {pct(h['dev']['precision'])} | {pct(h['dev']['recall'])} | {pct(h['dev']['f1'])} | "
+                  f"{h['seconds']:.0f} |" for h in hist]
+        lines.append("")
+    lines += ["## Training data and terms", "", SOURCES, "## Lexicons shipped in hashed form", "", LEXICON_NOTICES]
+    if experiments:
+        lines += ["## Every idea tried, and what it measured", "",
+                  "| idea | MSRA test F1 | Weibo dev F1 | notes |", "|---|---|---|---|"]
+        lines += [f"| {e['idea']} | {e.get('msra', '–')} | {e.get('weibo', '–')} | {e.get('notes', '')} |" for e in experiments]
+        lines.append("")
+    lines += ["## Limits", "",
+              "- Trained mostly on 1998 newswire (MSRA): modern brands, apps and internet names are weaker "
+              "(see the Weibo figure).",
+              "- Scores are CRF marginal probabilities (the lowest over the entity's tokens), not calibrated accuracies.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    import ner
+    from .evaluate import evaluate
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", type=Path)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--skip-eval", action="store_true", help="re-render from the existing scores.json")
+    args = ap.parse_args(argv)
+    cfg = json.loads((args.model / "config.json").read_text(encoding="utf-8"))
+    scores_path = args.model / "scores.json"
+    scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
+    if not args.skip_eval:
+        for precision in ("fp32", "int8"):
+            rec = ner.Recognizer(args.model, precision=precision)
+            scores[f"msra_test_{precision}"] = evaluate(args.data / "msra" / "test.tsv", rec)
+        scores["weibo_dev_int8"] = evaluate(args.data / "weibo" / "dev.tsv", ner.Recognizer(args.model))
+        scores_path.write_text(json.dumps(scores, indent=1) + "\n")
+    exp_path = args.model / "experiments.json"
+    experiments = json.loads(exp_path.read_text()) if exp_path.exists() else []
+    (args.model / "README.md").write_text(render(args.model, cfg, scores, experiments), encoding="utf-8")
+    print(json.dumps({k: v["f1"] for k, v in scores.items()}))
+
+
+if __name__ == "__main__":
+    main()

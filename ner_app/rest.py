@@ -1,0 +1,160 @@
+"""The JSON REST API (``POST /api/v1/ner``, ``GET /healthz``) as a FastAPI app that Gradio is mounted on."""
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import ner
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class NerRequest(BaseModel):
+    """Exactly one of ``text`` and ``texts``."""
+
+    text: str | None = Field(None, description="one text", examples=["张三在北京清华大学任职。"])
+    texts: list[str] | None = Field(None, description="several texts, answered in order")
+
+
+class EntityOut(BaseModel):
+    text: str = Field(description="the entity, equal to source[start:end]")
+    type: str = Field(description="PER, LOC or ORG")
+    start: int = Field(description="first character (code point offset, inclusive)")
+    end: int = Field(description="end character (exclusive)")
+    score: float = Field(description="model confidence in [0, 1]")
+
+
+class NerResult(BaseModel):
+    entities: list[EntityOut]
+
+
+class NerBatchResult(BaseModel):
+    results: list[NerResult]
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+class ApiError(Exception):
+    """A request the API refuses; ``message`` is safe to show to the caller."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_api(recognizer: ner.Recognizer, settings: Settings) -> FastAPI:
+    """A FastAPI app with the REST routes; mount the Gradio UI on it afterwards."""
+    app = FastAPI(title="AI 智能实体侦测服务 API", version="1.0",
+                  description="Chinese named-entity recognition (PER, LOC, ORG). Offsets are half-open "
+                              "code-point offsets into the text sent.")
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return error_response(exc.status, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        return error_response(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        return error_response(422, "the request does not match the API schema; see /docs")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.error("unhandled error on %s", request.url.path, exc_info=exc)
+        return error_response(500, "internal server error")
+
+    @app.get("/healthz", summary="liveness and the loaded model")
+    def healthz() -> dict:
+        return {"status": "ok", "model": recognizer.name}
+
+    @app.post("/api/v1/ner", summary="find entities in one text or a list of texts",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": NerRequest.model_json_schema()}}}},
+              responses={200: {"model": NerResult | NerBatchResult,
+                               "description": '{"entities": [...]} for "text", {"results": [...]} for "texts"'},
+                         400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
+                         500: {"model": ErrorOut}})
+    async def recognize(request: Request):
+        texts, single = parse_request(await read_body(request, settings.max_body_bytes), settings)
+        try:
+            found = await run_in_threadpool(recognizer.recognize_batch, texts)
+        except Exception:
+            log.exception("recognition failed for %d text(s)", len(texts))
+            return error_response(500, "recognition failed inside the engine; the request can be retried")
+        results = [{"entities": [e.to_dict() for e in ents]} for ents in found]
+        return results[0] if single else {"results": results}
+
+    return app
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The JSON body, refused with 415/413 before reading when its type or declared size is wrong."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise ApiError(415, f"Content-Type must be application/json, not {ctype or 'missing'!r}")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body of {int(declared)} bytes is over the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_request(body: bytes, settings: Settings) -> tuple[list[str], bool]:
+    """``(texts, single)`` from a request body, or :class:`ApiError` saying what is wrong."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "request body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise ApiError(400, 'request body must be a JSON object: {"text": "..."} or {"texts": ["...", ...]}')
+    has_text, has_texts = "text" in payload, "texts" in payload
+    if has_text == has_texts:
+        raise ApiError(400, 'send exactly one of "text" (a string) and "texts" (a list of strings)')
+    if has_text:
+        texts = [_check_text(payload["text"], '"text"', settings)]
+    else:
+        items = payload["texts"]
+        if not isinstance(items, list):
+            raise ApiError(400, f'"texts" must be a list of strings, not {_json_type(items)}')
+        if len(items) > settings.max_texts:
+            raise ApiError(413, f'"texts" has {len(items)} items; at most {settings.max_texts} per request')
+        texts = [_check_text(t, f'"texts[{i}]"', settings) for i, t in enumerate(items)]
+    return texts, has_text
+
+
+def _check_text(value, where: str, settings: Settings) -> str:
+    if not isinstance(value, str):
+        raise ApiError(400, f"{where} must be a string, not {_json_type(value)}")
+    if len(value) > settings.max_chars:
+        raise ApiError(413, f"{where} has {len(value)} characters; at most {settings.max_chars} per text")
+    return value
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object"}.get(type(value), type(value).__name__)

@@ -1,0 +1,132 @@
+"""What the UI and the Gradio API endpoints call: input checks with plain Chinese messages, recognition, downloads."""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+
+import ner
+
+from . import view
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+#: Export folders older than this are removed when new ones are written.
+EXPORT_TTL_S = 3600
+
+
+class NerService:
+    """One recognizer plus the limits of :class:`Settings`, with a handler for each UI event.
+
+    Handlers raise ``gr.Error`` with a Chinese message for anything the user can
+    fix (empty or over-long text, unreadable file); engine failures are logged
+    and shown as a short apology, never as a stack trace.
+    """
+
+    def __init__(self, recognizer: ner.Recognizer, settings: Settings, export_dir: Path | None = None):
+        self.rec = recognizer
+        self.settings = settings
+        self.types = view.entity_types(recognizer.labels)
+        self.colors = view.color_map(self.types)
+        self.export_dir = Path(export_dir or tempfile.mkdtemp(prefix="ner-app-exports-"))
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def model_name(self) -> str:
+        return self.rec.name
+
+    # ------------------------------------------------------------ checks
+
+    def check_text(self, text) -> str:
+        """``text`` if it can be recognized, else ``gr.Error`` saying what to change."""
+        if not isinstance(text, str) or not text.strip():
+            raise gr.Error("请先输入或上传要侦测的中文文本，输入框目前是空的。", title="没有文本", print_exception=False)
+        if len(text) > self.settings.max_chars:
+            raise gr.Error(f"文本太长：共 {len(text):,} 个字符，超过单次上限 {self.settings.max_chars:,} 个字符。"
+                           f"请分段提交。", title="文本过长", print_exception=False)
+        return text
+
+    def _recognize(self, texts: list[str]) -> list[list[ner.Entity]]:
+        try:
+            return self.rec.recognize_batch(texts)
+        except Exception:
+            log.exception("recognition failed for %d text(s)", len(texts))
+            raise gr.Error("侦测服务内部出错，请稍后重试。如果一直出错，请联系管理员。", title="服务出错",
+                           print_exception=False) from None
+
+    # ------------------------------------------------------------ UI handlers
+
+    def analyze(self, text: str | None):
+        """The button: ``(highlight, table rows, counts HTML, JSON path, CSV path)`` for ``text``."""
+        text = self.check_text(text)
+        started = time.perf_counter()
+        entities = self._recognize([text])[0]
+        log.info("recognized %d entities in %d chars in %.1f ms", len(entities), len(text),
+                 1000 * (time.perf_counter() - started))
+        if not entities:
+            gr.Warning("没有找到人名、地名或机构名。", title="结果为空")
+        json_path, csv_path = self.write_exports(text, entities)
+        counts = view.count_by_type(entities, self.types)
+        return (view.highlight_value(text, entities), view.table_rows(entities),
+                view.counts_html(counts, self.colors), json_path, csv_path)
+
+    def analyze_file(self, path: str | None):
+        """The upload: the file's text followed by everything :meth:`analyze` returns."""
+        if not path:
+            raise gr.Error("没有收到文件，请重新上传一个 .txt 文本文件。", title="没有文件", print_exception=False)
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            log.exception("could not read the uploaded file")
+            raise gr.Error("上传的文件无法读取，请重新上传。", title="文件读取失败", print_exception=False) from None
+        text, encoding = view.decode_text(data)
+        if "replaced" in encoding:
+            gr.Warning("文件不是 UTF-8 或 GB18030 编码，无法识别的字节已替换为 �。", title="编码提示")
+        log.info("uploaded file: %d bytes, %d chars, %s", len(data), len(text), encoding)
+        return (text, *self.analyze(text))
+
+    # ------------------------------------------------------------ Gradio API (batched)
+
+    def validate_batch(self, texts: list) -> list:
+        """Runs once per request before it joins a batch, so one bad text fails only its own request."""
+        for text in texts:
+            if not isinstance(text, str):
+                raise gr.Error("text 必须是字符串。", print_exception=False)
+            if len(text) > self.settings.max_chars:
+                raise gr.Error(f"文本太长：共 {len(text):,} 个字符，超过上限 {self.settings.max_chars:,}。",
+                               print_exception=False)
+        return [gr.validate(True, "")]
+
+    def recognize_batch(self, texts: list[str]) -> tuple[list[dict]]:
+        """``/recognize``: each text -> its HighlightedText value."""
+        return ([view.highlight_value(t, ents) for t, ents in zip(texts, self._recognize(texts))],)
+
+    def extract_batch(self, texts: list[str]) -> tuple[list[dict]]:
+        """``/extract``: each text -> ``{"entities": [{"text", "type", "start", "end", "score"}, ...]}``."""
+        return ([{"entities": [e.to_dict() for e in ents]} for ents in self._recognize(texts)],)
+
+    # ------------------------------------------------------------ downloads
+
+    def write_exports(self, text: str, entities: list[ner.Entity]) -> tuple[str, str]:
+        """Write ``entities.json`` and ``entities.csv`` into a fresh folder; returns their paths."""
+        self._prune_exports()
+        folder = Path(tempfile.mkdtemp(dir=self.export_dir))
+        json_path, csv_path = folder / "entities.json", folder / "entities.csv"
+        json_path.write_text(view.to_json(text, entities, self.model_name, self.types), encoding="utf-8")
+        # utf-8-sig: spreadsheet programs then open the Chinese text correctly
+        csv_path.write_text(view.to_csv(entities), encoding="utf-8-sig")
+        return str(json_path), str(csv_path)
+
+    def _prune_exports(self) -> None:
+        cutoff = time.time() - EXPORT_TTL_S
+        for folder in self.export_dir.iterdir():
+            try:
+                if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                pass
