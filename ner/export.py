@@ -25,8 +25,7 @@ from .quantize import quantize
 log = logging.getLogger(__name__)
 
 #: Generic words that begin organisation names built on a place (上海人民出版社, 赞比亚国防部).
-GENERIC_ORG_PREFIXES = ["人民", "国家", "国防", "国务", "中央", "外交", "财政", "公安", "教育", "文化", "卫生",
-                        "交通", "农业", "商务", "司法", "民政", "省", "市", "县", "区", "州", "第", "总", "大"]
+GENERIC_ORG_PREFIXES = ["省", "市", "县", "区", "州", "第", "总", "国", "驻"]
 
 
 def export_onnx(module, example_inputs: tuple, input_names: list[str], dynamic: dict, out: Path,
@@ -47,7 +46,21 @@ def save_crf(out: Path, transitions, start, end) -> Path:
     return path
 
 
-def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | None = None) -> Path:
+def _rebuild_lexicon(info: dict, assets: Path, out: Path, data_dir: Path) -> None:
+    """Rebuild lexicon.npz with the split rule's extra bits; the feature bits must not change."""
+    from .features import Lexicon
+    from .tokenizer import TextTokenizer
+    from .train import build_lexicon_file
+
+    sources = info["args"].get("lexicons") or []
+    new = build_lexicon_file(data_dir, sources, TextTokenizer(assets / "vocab.txt"), out / "lexicon.npz")
+    old = Lexicon.load(assets / "lexicon.npz")
+    if not (np.array_equal(old.keys, new.keys) and np.array_equal(old.bits & 15, new.bits & 15)):
+        raise RuntimeError("rebuilt lexicon differs from the one the model was trained with; check --data")
+
+
+def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | None = None,
+               data_dir: Path | None = None) -> Path:
     """The embedded model: ``run`` is a ``python -m ner.train`` output directory."""
     torch = require("torch", "Exporting the embedded model")
     from .net import AnchoredTagger, TaggerNet
@@ -76,6 +89,8 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
     for f in ("vocab.txt", "bigrams.npy", "lexicon.npz"):
         if (assets / f).exists():
             shutil.copy(assets / f, out / f)
+    if lexicon_dim and data_dir:
+        _rebuild_lexicon(info, assets, out, Path(data_dir))
     if quantize_int8:
         quantize(out / "model.onnx", out / "model.int8.onnx")
     cfg = {
@@ -103,10 +118,12 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--no-quantize", action="store_true", help="keep FP32 only; ner.load() then uses it")
     ap.add_argument("--name")
+    ap.add_argument("--data", type=Path, help="corpora folder: rebuild the lexicon with the split rule's bits")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.run:
-        path = export_run(args.run, args.out, quantize_int8=not args.no_quantize, name=args.name)
+        path = export_run(args.run, args.out, quantize_int8=not args.no_quantize, name=args.name,
+                          data_dir=args.data)
     else:
         from .hub import export_modelscope
         path = export_modelscope(args.modelscope, args.out, quantize_int8=not args.no_quantize, name=args.name)

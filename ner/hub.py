@@ -1,4 +1,4 @@
-"""ModelScope RaNER (BERT encoder + linear emissions + CRF) -> a ``ner`` model directory, and which model the app may load.
+"""ModelScope RaNER (BERT + linear + CRF) -> a ``ner`` model directory; and which model the app may load.
 
     python -m ner.export --modelscope damo/nlp_raner_named-entity-recognition_chinese-base-news --out models/raner-base
 
@@ -24,10 +24,9 @@ import re
 import shutil
 import socket
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from ._optional import require
 from .model_dir import ModelError, read_spec, write_config
@@ -104,11 +103,20 @@ def load_checkpoint(model_dir: Path) -> tuple[dict, Path]:
     return state, candidates[0]
 
 
-def _key_listing(state: dict, limit: int = 40) -> str:
-    keys = sorted(state)
-    shown = [f"{k} {tuple(getattr(state[k], 'shape', ()))}" for k in keys[:limit]]
-    more = f"\n  ... and {len(keys) - limit} more" if len(keys) > limit else ""
-    return "\n  ".join(shown) + more
+def _key_listing(state: dict) -> str:
+    """Every key with its shape, except that the many per-layer keys are summarised."""
+    layer = re.compile(r"^(.*encoder\.layer\.)(\d+)\.")
+    shown, layers = [], {}
+    for k in sorted(state):
+        m = layer.match(k)
+        if m:
+            layers.setdefault(m.group(1), set()).add(int(m.group(2)))
+            if m.group(2) != "0":
+                continue
+        shown.append(f"{k} {tuple(getattr(state[k], 'shape', ()))}")
+    for prefix, idx in layers.items():
+        shown.append(f"(the same keys for {prefix}1..{max(idx)})" if len(idx) > 1 else "")
+    return "\n  ".join(s for s in shown if s)
 
 
 def find_layout(state: dict) -> Layout:
@@ -126,11 +134,11 @@ def find_layout(state: dict) -> Layout:
     crf_prefixes = {k[: -len(part)] for k in state for part in CRF_PARTS
                     if k.endswith("crf." + part) and not in_encoder(k)}
     if len(crf_prefixes) != 1 or not all(p + part in state for p in crf_prefixes for part in CRF_PARTS):
-        missing = [f"<crf>.{part}" for part in CRF_PARTS
-                   if not any(k.endswith("crf." + part) for k in state)]
-        raise ModelError(f"the checkpoint has no complete CRF (need keys ending in "
-                         f"{', '.join('crf.' + p for p in CRF_PARTS)}; missing {missing or 'a unique prefix'}); "
-                         f"its keys are:\n  {_key_listing(state)}")
+        prefix = next(iter(crf_prefixes)) if len(crf_prefixes) == 1 else "head.crf."
+        problem = (f"several CRFs under {sorted(crf_prefixes)}" if len(crf_prefixes) > 1 else
+                   "missing " + ", ".join(prefix + part for part in CRF_PARTS if prefix + part not in state))
+        raise ModelError(f"the checkpoint has no complete CRF ({problem}; ModelScope's TransformersCRFHead saves "
+                         f"{', '.join('head.crf.' + p for p in CRF_PARTS)}). Its keys are:\n  {_key_listing(state)}")
     crf_prefix = crf_prefixes.pop()
     num_labels = int(state[crf_prefix + "transitions"].shape[0])
     linear = [k[: -len("weight")] for k, v in state.items()
@@ -261,9 +269,7 @@ def build_torch_model(model_dir: str | Path):
     # TF-style LayerNorm names, as ModelScope's loader also accepts them
     state = {k.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias"): v
              for k, v in state.items()}
-    log.info("checkpoint %s: %d tensors", ckpt.name, len(state))
-    for k in sorted(state):
-        log.debug("  %s %s", k, tuple(state[k].shape))
+    log.info("checkpoint %s: %d tensors:\n  %s", ckpt.name, len(state), _key_listing(state))
     layout = find_layout(state)
     log.info("layout: encoder %r, emissions %r, CRF %r, %d labels, hidden %d", layout.encoder_prefix,
              layout.linear_prefix, layout.crf_prefix, layout.num_labels, layout.hidden)
@@ -272,7 +278,8 @@ def build_torch_model(model_dir: str | Path):
     cfg._attn_implementation = "eager"  # plain MatMul/Softmax: traces the same on every exporter version
     encoder = transformers.BertModel(cfg, add_pooling_layer=False)
     p = layout.encoder_prefix
-    enc_state = {k[len(p):]: v for k, v in state.items() if k.startswith(p)}
+    head = (layout.linear_prefix, layout.crf_prefix)
+    enc_state = {k[len(p):]: v for k, v in state.items() if k.startswith(p) and not k.startswith(head)}
     expected = set(encoder.state_dict())
     # the pooler is unused for tagging; position_ids / token_type_ids are buffers, not weights
     ignorable = re.compile(r"^(pooler\.|embeddings\.(position_ids|token_type_ids)$)")
@@ -283,7 +290,8 @@ def build_torch_model(model_dir: str | Path):
                          f"{unexpected}; its keys are:\n  {_key_listing(state)}")
     encoder.load_state_dict({k: v for k, v in enc_state.items() if k in expected}, strict=True)
     linear = torch.nn.Linear(layout.hidden, layout.num_labels)
-    linear.load_state_dict({"weight": state[layout.linear_prefix + "weight"], "bias": state[layout.linear_prefix + "bias"]})
+    linear.load_state_dict({"weight": state[layout.linear_prefix + "weight"],
+                            "bias": state[layout.linear_prefix + "bias"]})
 
     class Emissions(torch.nn.Module):
         """BERT + linear: token ids -> emission scores, the part of RaNER that runs in ONNX."""
@@ -299,8 +307,9 @@ def build_torch_model(model_dir: str | Path):
 
     module = Emissions().eval()
     crf = {part: state[layout.crf_prefix + part].detach().float().numpy() for part in CRF_PARTS}
+    parameters = sum(t.numel() for t in module.parameters()) + sum(v.size for v in crf.values())
     info = {"labels": labels, "scheme": scheme, "layout": layout, "config": cfg, "checkpoint": ckpt,
-            "crf": crf, "parameters": int(sum(t.numel() for t in module.parameters())) + sum(v.size for v in crf.values())}
+            "crf": crf, "parameters": int(parameters)}
     return module, info
 
 
@@ -323,7 +332,7 @@ def export_modelscope(source: str | Path, out: str | Path, *, quantize_int8: boo
 
     source_dir = Path(source)
     if source_dir.is_dir():
-        model_id = _configured_id(source_dir) or str(source)
+        model_id = _configured_id(source_dir)  # None: a local copy that does not say which id it is
     elif MODEL_ID.match(str(source)) and ".." not in str(source):
         model_id = str(source)
         source_dir = download(model_id, download_dir)
@@ -337,7 +346,8 @@ def export_modelscope(source: str | Path, out: str | Path, *, quantize_int8: boo
         raise ModelError(f"{str(source_dir)!r} has no vocab.txt; the tokenizer needs it.")
     vocab = read_vocab(vocab_src)
     if max(vocab.values()) >= cfg.vocab_size:
-        raise ModelError(f"vocab.txt has ids up to {max(vocab.values())} but the embeddings have {cfg.vocab_size} rows.")
+        raise ModelError(f"vocab.txt has ids up to {max(vocab.values())} but the embeddings have "
+                         f"{cfg.vocab_size} rows: it is not this model's vocabulary.")
     for tok in ("[PAD]", "[UNK]", "[CLS]", "[SEP]"):
         if tok not in vocab:
             raise ModelError(f"vocab.txt lacks {tok}; it is not a BERT vocabulary.")
@@ -351,7 +361,14 @@ def export_modelscope(source: str | Path, out: str | Path, *, quantize_int8: boo
     mask[1, t - 3:] = 0  # a padded row, so the mask path is traced
     names = ["input_ids", "attention_mask", "token_type_ids"]
     dyn = {n: {0: "batch", 1: "seq"} for n in names + ["emissions"]}
-    export_onnx(module, (ids, mask, torch.zeros_like(ids)), names, dyn, out / "model.onnx")
+    with warnings.catch_warnings():
+        # Benign here, and checked by tests/test_raner_export.py on other batch sizes, lengths and padding:
+        # transformers' mask code compares shapes that stay equal for every input, and the position-id
+        # slice indexes with non-negative values only.
+        warnings.filterwarnings("ignore", message="Converting a tensor to a Python boolean")
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator")
+        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
+        export_onnx(module, (ids, mask, torch.zeros_like(ids)), names, dyn, out / "model.onnx")
     crf = info["crf"]
     # ModelScope's CRF scores tag i followed by tag j as transitions[i, j] (crf_head.py: score.unsqueeze(2)
     # + transitions + emissions.unsqueeze(1), max over dim 1), which is ner.decode's convention too.
@@ -372,7 +389,7 @@ def export_modelscope(source: str | Path, out: str | Path, *, quantize_int8: boo
         "tokenizer": {"nfkc": False, "lowercase": lower, "split": "bert"}, "special_tokens": True,
         "bigrams_file": None, "lexicon_file": None, "crf_file": "crf.npz", "postprocess": {},
         "parameters": info["parameters"],
-        "source": {"modelscope_id": model_id, "checkpoint": info["checkpoint"].name,
+        "source": {"modelscope_id": model_id, "directory": source_dir.name, "checkpoint": info["checkpoint"].name,
                    "keys": {"encoder": layout.encoder_prefix, "emissions": layout.linear_prefix,
                             "crf": layout.crf_prefix}},
         "export": {"exporter": "torch.onnx.export (TorchScript, opset 17)", "torch": torch.__version__,
@@ -381,7 +398,7 @@ def export_modelscope(source: str | Path, out: str | Path, *, quantize_int8: boo
     }
     (out / "README.md").write_text(_model_card(config, cfg), encoding="utf-8")
     write_config(out, config)
-    log.info("exported %s -> %s", model_id, out)
+    log.info("exported %s -> %s", model_id or source_dir, out)
     return out
 
 
@@ -403,14 +420,16 @@ def _do_lower_case(model_dir: Path) -> bool:
 
 
 def _model_card(config: dict, cfg) -> str:
-    src = config["source"]["modelscope_id"]
+    mid = config["source"]["modelscope_id"]
+    src = (f"ModelScope `{mid}`" if mid else f"a local ModelScope download in `{config['source']['directory']}` "
+           f"(the directory does not record its id; RaNER is `{RANER_ID}`)")
     files = ["config.json", "model.onnx", "vocab.txt", "crf.npz", "README.md"]
     if config["model_file"] != "model.onnx":
         files[2:2] = ["model.int8.onnx", "model.int8.onnx.json"]
     return f"""# {config['name']}
 
 RaNER Chinese named-entity recognizer (PER / LOC / ORG, {config['scheme']} tags), exported from
-ModelScope `{src}` for ONNX Runtime on CPU.
+{src} for ONNX Runtime on CPU.
 
 ## Architecture
 
@@ -422,7 +441,7 @@ ModelScope `{src}` for ONNX Runtime on CPU.
 
 ## How it was exported
 
-`python -m ner.export --modelscope {src} --out <dir>`: the checkpoint was read as plain tensors
+`python -m ner.export --modelscope {mid or '<dir>'} --out <dir>`: the checkpoint was read as plain tensors
 (`{config['source']['checkpoint']}`, no unpickling of code), the encoder loaded strictly into
 `transformers.BertModel`, encoder + linear traced with {config['export']['exporter']} with dynamic batch
 and sequence axes (no padding to {config['max_length']}), and the CRF saved beside it.

@@ -3,10 +3,13 @@
 MSRA annotates ``北京清华大学`` as one ORG, but users expect ``北京``/LOC +
 ``清华大学``/ORG.  MSRA is right to keep ``上海人民出版社`` or ``赞比亚国防部``
 whole: there the place is part of the name.  The rule splits an ORG span
-``P + R`` only when ``P`` is a lexicon place, ``R`` is itself a lexicon
-organisation whose name stands alone (it does not start with a generic word
-such as 人民/国家/国防, which needs the place to be a name), and ``R`` has at
-least ``min_rest`` characters.
+``P + R`` only when
+
+- ``P + R`` is not itself a lexicon organisation,
+- ``P`` is a lexicon place and ``R`` (at least ``min_rest`` characters) a lexicon organisation,
+- ``R``'s name stands alone: it does not begin with a common word (jieba tags
+  人民, 文艺, 国防, 全国 as common nouns, 清华, 华为, 复旦 as proper ones), with
+  another place (美国 + 中国商会), or with one of ``generic_prefixes``.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import numpy as np
 
 from .features import Lexicon, hash_sequence
 
-LOC_BIT, ORG_BIT = 2, 4
+LOC_BIT, ORG_BIT, PROPER_BIT, COMMON_BIT = 2, 4, 16, 32
 
 
 class LocOrgSplitter:
@@ -49,14 +52,26 @@ class LocOrgSplitter:
         if len(enc.ids) != len(name):
             return 0
         ids = [int(i) for i in enc.ids]
+        if self._bits(ids) & self.org_bit:  # a known organisation name as a whole
+            return 0
         for cut in range(len(ids) - self.min_rest, 1, -1):  # longest place first
             if not self._bits(ids[:cut]) & self.loc_bit:
                 continue
             rest = name[cut:]
-            if rest.startswith(self.generic):
+            if rest.startswith(self.generic) or not self._bits(ids[cut:]) & self.org_bit:
                 return 0
-            return cut if self._bits(ids[cut:]) & self.org_bit else 0
+            return cut if self._stands_alone(ids[cut:]) else 0
         return 0
+
+    def _stands_alone(self, ids) -> bool:
+        """The organisation name does not begin with a common word or a place."""
+        for k in range(len(ids) - 1, 1, -1):  # its longest lexicon word prefix decides
+            bits = self._bits(ids[:k])
+            if bits & PROPER_BIT:  # jieba: a proper noun that is not a place (清华, 阿里, 华为)
+                return True
+            if bits & (self.loc_bit | COMMON_BIT):
+                return False
+        return True
 
     def __call__(self, text: str, spans):
         out = []

@@ -33,6 +33,10 @@ LEXICON_TYPES = ["PER", "LOC", "ORG", "WORD"]
 #: lexicon sources by short name -> (file under data/lexicon, type bit); "jieba" is the jieba package's dict.
 LEXICON_FILES = {"per": ("per.txt", 1), "loc": ("loc.txt", 2), "org": ("org.txt", 4)}
 JIEBA_TAGS = {"nr": 1, "ns": 2, "nt": 4}
+#: Extra bits beyond the four feature types, used by the LOC/ORG split rule only:
+#: jieba words tagged as proper nouns vs. common words.
+PROPER_BIT, COMMON_BIT = 16, 32
+PROPER_TAGS = {"nr", "nrt", "nrfg", "nt", "nz"}  # proper nouns that are not places (ns)
 
 
 def bioes_labels() -> list[str]:
@@ -66,7 +70,7 @@ def read_lexicon_entries(data_dir: Path, sources: list[str]) -> dict[str, int]:
                     if len(parts) < 3:
                         continue
                     word, _, tag = parts[:3]
-                    bits = 8 | JIEBA_TAGS.get(tag, 0)
+                    bits = 8 | JIEBA_TAGS.get(tag, 0) | (PROPER_BIT if tag in PROPER_TAGS else COMMON_BIT)
                     entries[word] = entries.get(word, 0) | bits
             continue
         fname, bit = LEXICON_FILES[name]
@@ -115,14 +119,19 @@ def build_assets(out: Path, train: list[Example], args) -> dict:
     info["bigrams"] = len(bigram_keys)
 
     if args.lexicons:
-        entries = read_lexicon_entries(Path(args.data), args.lexicons)
-        words = list(entries)
-        encoded = tok.encode_batch(words)
-        ids_of = {w: [int(i) for i in e.ids] for w, e in zip(words, encoded)}
-        lex = build_lexicon(entries, tok.vocab, LEXICON_TYPES, lambda w: ids_of[w])
-        lex.save(out / "lexicon.npz")
+        lex = build_lexicon_file(Path(args.data), args.lexicons, tok, out / "lexicon.npz")
         info["lexicon_entries"] = len(lex.keys)
     return info
+
+
+def build_lexicon_file(data_dir: Path, sources: list[str], tok: TextTokenizer, out: Path):
+    """Hash the lexicon ``sources`` through ``tok`` into ``out`` (lexicon.npz); returns the Lexicon."""
+    entries = read_lexicon_entries(data_dir, sources)
+    words = list(entries)
+    ids_of = {w: [int(i) for i in e.ids] for w, e in zip(words, tok.encode_batch(words))}
+    lex = build_lexicon(entries, tok.vocab, LEXICON_TYPES, lambda w: ids_of[w])
+    lex.save(out)
+    return lex
 
 
 # ---------------------------------------------------------------- tensors

@@ -81,7 +81,7 @@ def create_api(recognizer: ner.Recognizer, settings: Settings) -> FastAPI:
         log.error("unhandled error on %s", request.url.path, exc_info=exc)
         return error_response(500, "internal server error")
 
-    @app.get("/healthz", summary="liveness and the loaded model")
+    @app.api_route("/healthz", methods=["GET", "HEAD"], summary="liveness and the loaded model")
     def healthz() -> dict:
         return {"status": "ok", "model": recognizer.name}
 
@@ -101,6 +101,15 @@ def create_api(recognizer: ner.Recognizer, settings: Settings) -> FastAPI:
             return error_response(500, "recognition failed inside the engine; the request can be retried")
         results = [{"entities": [e.to_dict() for e in ents]} for ents in found]
         return results[0] if single else {"results": results}
+
+    # Without this, unknown /api paths and wrong methods would fall through to the Gradio mount's HTML 404
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                   include_in_schema=False)
+    async def unknown_api_route(request: Request, rest: str):
+        if request.url.path == "/api/v1/ner" and request.method != "POST":
+            return JSONResponse({"error": f"use POST, not {request.method}"}, status_code=405,
+                                headers={"Allow": "POST"})
+        return error_response(404, "no such API route; see /docs")
 
     return app
 

@@ -1,6 +1,7 @@
 """What the UI and the Gradio API endpoints call: input checks with plain Chinese messages, recognition, downloads."""
 from __future__ import annotations
 
+import atexit
 import logging
 import shutil
 import tempfile
@@ -33,7 +34,10 @@ class NerService:
         self.settings = settings
         self.types = view.entity_types(recognizer.labels)
         self.colors = view.color_map(self.types)
-        self.export_dir = Path(export_dir or tempfile.mkdtemp(prefix="ner-app-exports-"))
+        if export_dir is None:
+            export_dir = tempfile.mkdtemp(prefix="ner-app-exports-")
+            atexit.register(shutil.rmtree, export_dir, ignore_errors=True)
+        self.export_dir = Path(export_dir)
         self.export_dir.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -45,7 +49,8 @@ class NerService:
     def check_text(self, text) -> str:
         """``text`` if it can be recognized, else ``gr.Error`` saying what to change."""
         if not isinstance(text, str) or not text.strip():
-            raise gr.Error("请先输入或上传要侦测的中文文本，输入框目前是空的。", title="没有文本", print_exception=False)
+            raise gr.Error("请先输入或上传要侦测的中文文本，输入框目前是空的。", title="没有文本",
+                           print_exception=False)
         if len(text) > self.settings.max_chars:
             raise gr.Error(f"文本太长：共 {len(text):,} 个字符，超过单次上限 {self.settings.max_chars:,} 个字符。"
                            f"请分段提交。", title="文本过长", print_exception=False)
@@ -92,23 +97,29 @@ class NerService:
 
     # ------------------------------------------------------------ Gradio API (batched)
 
-    def validate_batch(self, texts: list) -> list:
-        """Runs once per request before it joins a batch, so one bad text fails only its own request."""
-        for text in texts:
-            if not isinstance(text, str):
-                raise gr.Error("text 必须是字符串。", print_exception=False)
-            if len(text) > self.settings.max_chars:
-                raise gr.Error(f"文本太长：共 {len(text):,} 个字符，超过上限 {self.settings.max_chars:,}。",
+    def validate_batch(self, text: list) -> tuple[list]:
+        """Runs on each request before it joins a batch, so one bad text fails only its own request.
+
+        Raising is the way to refuse here: Gradio ignores ``gr.validate(False, ...)``
+        from batched validators, and an error raised later, inside the batch,
+        would fail every request batched with it.
+        """
+        # batch functions get one list per input: ``text`` is a list of strings despite its (API-facing) name
+        for t in text:
+            if not isinstance(t, str):
+                raise gr.Error(f"text must be a string, not {type(t).__name__}", print_exception=False)
+            if len(t) > self.settings.max_chars:
+                raise gr.Error(f"text has {len(t)} characters; at most {self.settings.max_chars} per text",
                                print_exception=False)
-        return [gr.validate(True, "")]
+        return (list(text),)
 
-    def recognize_batch(self, texts: list[str]) -> tuple[list[dict]]:
+    def recognize_batch(self, text: list[str]) -> tuple[list[dict]]:
         """``/recognize``: each text -> its HighlightedText value."""
-        return ([view.highlight_value(t, ents) for t, ents in zip(texts, self._recognize(texts))],)
+        return ([view.highlight_value(t, ents) for t, ents in zip(text, self._recognize(text), strict=True)],)
 
-    def extract_batch(self, texts: list[str]) -> tuple[list[dict]]:
+    def extract_batch(self, text: list[str]) -> tuple[list[dict]]:
         """``/extract``: each text -> ``{"entities": [{"text", "type", "start", "end", "score"}, ...]}``."""
-        return ([{"entities": [e.to_dict() for e in ents]} for ents in self._recognize(texts)],)
+        return ([{"entities": [e.to_dict() for e in ents]} for ents in self._recognize(text)],)
 
     # ------------------------------------------------------------ downloads
 

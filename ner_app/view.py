@@ -14,12 +14,15 @@ COLORS = {"PER": "#FF5E5E", "LOC": "#00FFFF", "ORG": "#FFFF00"}
 FALLBACK_COLORS = ("#FF00FF", "#39FF14", "#FF9F1C", "#B388FF")
 #: Plain-language names shown next to the type codes.
 TYPE_NAMES = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
-TABLE_HEADERS = ["实体 text", "类型 type", "起 start", "止 end", "置信度 score"]
+TABLE_HEADERS = ["实体", "类型", "起始", "结束", "置信度"]  # text, type, start, end, score
 CSV_FIELDS = ["text", "type", "start", "end", "score"]
 
 
 def entity_types(labels: Iterable[str]) -> list[str]:
-    """Entity types named by a model's tag labels, in order: ``["O", "B-PER", "I-PER", "B-LOC"]`` -> ``["PER", "LOC"]``."""
+    """Entity types named by a model's tag labels, in order.
+
+    ``["O", "B-PER", "E-PER", "S-LOC"]`` -> ``["PER", "LOC"]``
+    """
     types: list[str] = []
     for label in labels:
         if label != "O":
@@ -38,14 +41,14 @@ def color_map(types: Sequence[str]) -> dict[str, str]:
 def highlight_css(colors: dict[str, str], elem_id: str) -> str:
     """CSS that paints highlighted spans in their full colour.
 
-    Gradio draws a span's background at half opacity (``rgba(r, g, b, 0.5)`` in
-    its inline style); on a dark page that turns neon colours muddy, so these
-    rules restore the exact colour, matched through that inline style.
+    Gradio draws spans and legend items at half opacity (``rgba(r, g, b, 0.5)``
+    in their inline style); on a dark page that turns neon colours muddy, so
+    these rules restore the exact colour, matched through that inline style.
     """
     rules = []
     for hex_color in colors.values():
         r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
-        rules.append(f'#{elem_id} span[style*="rgba({r}, {g}, {b}, 0.5)"] '
+        rules.append(f'#{elem_id} [style*="rgba({r}, {g}, {b}, 0.5)"] '
                      f"{{ background-color: rgb({r}, {g}, {b}) !important; color: #05050a !important; }}")
     return "\n".join(rules)
 
@@ -75,10 +78,10 @@ def counts_html(counts: dict[str, int], colors: dict[str, str]) -> str:
         color = html.escape(colors.get(kind, FALLBACK_COLORS[0]))
         name = html.escape(TYPE_NAMES.get(kind, kind))
         cards.append(f'<div class="stat-card" style="--accent:{color}"><span class="stat-num">{n}</span>'
-                     f'<span class="stat-type">{html.escape(kind)} · {name}</span></div>')
+                     f'<span class="stat-type">{html.escape(kind)}</span><span class="stat-name">{name}</span></div>')
     total = sum(counts.values())
     cards.append(f'<div class="stat-card stat-total"><span class="stat-num">{total}</span>'
-                 f'<span class="stat-type">合计 TOTAL</span></div>')
+                 f'<span class="stat-type">TOTAL</span><span class="stat-name">合计</span></div>')
     return f'<div class="stat-row">{"".join(cards)}</div>'
 
 
@@ -105,3 +108,13 @@ def decode_text(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             pass
     return data.decode("utf-8", errors="replace"), "utf-8 (invalid bytes replaced)"
+
+
+def header_html(title: str, model_name: str, colors: dict[str, str]) -> str:
+    """The page header: title, what is found (in each type's colour) and the model's name."""
+    kinds = " · ".join(f'<b style="color:{html.escape(c)}">{html.escape(TYPE_NAMES.get(k, k))} {html.escape(k)}</b>'
+                       for k, c in colors.items())
+    title = html.escape(title)
+    return (f'<header class="hero"><h1 class="neon-title" data-text="{title}">{title}</h1>'
+            f'<p class="subtitle">识别中文文本中的 {kinds}</p>'
+            f'<p class="model-tag">模型 MODEL：<code>{html.escape(model_name)}</code></p></header>')

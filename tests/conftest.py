@@ -30,3 +30,12 @@ def data_dir():
     if not (DATA / "msra" / "test.tsv").is_file():
         pytest.skip(f"the corpora are not at {DATA} (set NER_DATA to ../shared/data)")
     return DATA
+
+
+@pytest.fixture(scope="session")
+def server_url(toy_dir):
+    """Base URL of the real server (``python app.py``) serving the toy model, shared by the app tests."""
+    from server_util import running_server
+
+    with running_server(toy_dir) as (url, _proc):
+        yield url

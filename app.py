@@ -1,0 +1,119 @@
+"""AI 智能实体侦测服务: a Gradio page and a JSON REST API for Chinese NER (PER, LOC, ORG) on one server.
+
+Run ``python app.py`` and open http://127.0.0.1:7860.  Routes:
+
+* ``/``                the page; Gradio client endpoints ``/recognize`` (text -> HighlightedText value)
+                       and ``/extract`` (text -> ``{"entities": [...]}``), batched up to 16 requests
+* ``POST /api/v1/ner`` ``{"text": "..."}`` -> ``{"entities": [...]}``;
+                       ``{"texts": [...]}`` -> ``{"results": [{"entities": [...]}, ...]}``
+* ``GET /healthz``     ``{"status": "ok", "model": name}``;  ``/docs``: the REST API's OpenAPI page
+
+Environment variables:
+
+* ``NER_MODEL``           model directory (default: the embedded model, models/zh-ner-lite)
+* ``NER_THREADS``         ONNX Runtime intra-op threads (default: ONNX Runtime's choice)
+* ``NER_MAX_CHARS``       most characters per text (default 100000); longer texts are refused, never cut
+* ``NER_MAX_TEXTS``       most texts per REST batch request (default 64)
+* ``NER_QUEUE_SIZE``      most requests waiting in the Gradio queue (default 64)
+* ``NER_MAX_BODY_BYTES``  largest REST request body (default 8 MiB, at least what one maximal text needs)
+* ``GRADIO_SERVER_NAME``  address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
+* ``GRADIO_SERVER_PORT``  port (default 7860)
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import gradio as gr
+
+import ner
+from ner import samples
+from ner_app import view
+from ner_app.config import Settings
+from ner_app.rest import create_api
+from ner_app.service import NerService
+
+log = logging.getLogger(__name__)
+
+TITLE = "AI 智能实体侦测服务"
+CSS_PATH = Path(__file__).resolve().parent / "assets" / "style.css"
+HIGHLIGHT_ID = "highlight"
+EXAMPLES = [[samples.SEED], [samples.NEWS], [samples.REPORT], [samples.POST], [samples.MIXED]]
+EXAMPLE_LABELS = ["人物 · 机构 · 地点", "新闻报道", "长篇报告", "社交媒体帖子", "中英文数字混排"]
+THEME = gr.themes.Base(primary_hue="cyan", secondary_hue="pink", neutral_hue="slate",
+                       font=["system-ui", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", "sans-serif"],
+                       font_mono=["ui-monospace", "Consolas", "monospace"])
+
+
+def load_service(settings: Settings) -> NerService:
+    """Load the model once and warm it with one call, so the first request is as fast as the rest."""
+    options = {"threads": settings.threads} if settings.threads else {}
+    rec = ner.load(settings.model, **options)
+    rec.recognize(samples.SEED)
+    return NerService(rec, settings)
+
+
+def build_demo(service: NerService | None = None) -> gr.Blocks:
+    """The page, wired to ``service`` (loaded from the environment when None); nothing is launched."""
+    service = service or load_service(Settings.from_env())
+    with gr.Blocks(title=TITLE) as demo:
+        gr.HTML(view.header_html(TITLE, service.model_name, service.colors))
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=300):
+                text = gr.Textbox(label="输入中文文本", lines=8, max_lines=20, elem_id="input-text",
+                                  placeholder="在这里粘贴或输入中文文本，例如：张三在北京清华大学任职。")
+                upload = gr.File(label="或上传 .txt 文件（UTF-8 / GB18030）", file_types=[".txt"], type="filepath",
+                                 height=150, elem_id="upload")
+                run = gr.Button("🚀 开始侦测", variant="primary", elem_id="run")
+                gr.Examples(EXAMPLES, inputs=text, example_labels=EXAMPLE_LABELS, label="示例文本")
+            with gr.Column(scale=1, min_width=300):
+                highlight = gr.HighlightedText(label="侦测结果", color_map=service.colors, show_legend=True,
+                                               combine_adjacent=False, elem_id=HIGHLIGHT_ID)
+                counts = gr.HTML(view.counts_html(dict.fromkeys(service.types, 0), service.colors), elem_id="counts")
+                table = gr.Dataframe(headers=view.TABLE_HEADERS, label="实体列表", interactive=False,
+                                     elem_id="entity-table", wrap=True)
+                with gr.Row():
+                    json_file = gr.File(label="下载 JSON", interactive=False, elem_id="download-json")
+                    csv_file = gr.File(label="下载 CSV", interactive=False, elem_id="download-csv")
+
+        results = [highlight, table, counts, json_file, csv_file]
+        run.click(service.analyze, text, results, api_name="analyze", api_visibility="undocumented")
+        upload.upload(service.analyze_file, upload, [text, *results], api_name="analyze_file",
+                      api_visibility="undocumented")
+
+        # Client API: no visible trigger; concurrent calls are batched into one engine call
+        api_recognize, api_extract = gr.Button(visible=False), gr.Button(visible=False)
+        api_recognize.click(service.recognize_batch, text, highlight, api_name="recognize", batch=True,
+                            max_batch_size=16, validator=service.validate_batch)
+        api_extract.click(service.extract_batch, text, gr.JSON(label="entities", visible=False), api_name="extract",
+                          batch=True, max_batch_size=16, validator=service.validate_batch)
+    demo.queue(max_size=service.settings.queue_size)
+    return demo
+
+
+def create_app(service: NerService):
+    """The REST API with the Gradio page mounted at ``/`` (the REST routes are matched first)."""
+    api = create_api(service.rec, service.settings)
+    return gr.mount_gradio_app(api, build_demo(service), path="/", theme=THEME, css_paths=[CSS_PATH],
+                               css=view.highlight_css(service.colors, HIGHLIGHT_ID),
+                               max_file_size=8 * service.settings.max_chars, footer_links=["api"])
+
+
+def main() -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        service = load_service(settings)
+    except (ValueError, ner.ModelError) as exc:
+        log.error("cannot start: %s", exc)
+        sys.exit(2)
+    app = create_app(service)
+    log.info("model %r loaded and warmed; serving on http://%s:%d", service.model_name, settings.host, settings.port)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Odd and hostile input, and broken model directories: correct answers or clear errors."""
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ner
+from ner.model_dir import ModelError
+
+ODD = [
+    "\x00张三\x00在\x01北京\x7f",                         # NUL and control characters
+    "<script>alert(1)</script>张三在北京",                # markup is just text
+    "مرحبا 张三 שלום 北京\u202e上海\u202c",               # right-to-left text and bidi controls
+    "北\u0301京 e\u0301 张\u200d三",                       # combining marks, zero-width joiner
+    "🇨🇳张三👨‍👩‍👧‍👦北京𠀀𪚥上海🙂",                            # emoji sequences, astral CJK
+    "\ufeff张三\ufffd北京\uf8ff",                          # BOM, replacement char, private use
+    "张" * 3 + "\n" * 50 + "北京",                         # many newlines
+    "ＡＢＣ１２３　张三，北京。",                          # full-width forms
+]
+
+
+def check_contract(text, entities):
+    last_end = 0
+    for e in entities:
+        assert 0 <= e.start < e.end <= len(text)
+        assert e.text == text[e.start : e.end]
+        assert e.start >= last_end
+        assert e.label in ("PER", "LOC", "ORG")
+        assert 0.0 <= e.score <= 1.0
+        last_end = e.end
+
+
+@pytest.mark.parametrize("text", ODD)
+def test_odd_text_keeps_the_contract(toy, text):
+    ents = toy.recognize(text)
+    check_contract(text, ents)
+    assert {"张三", "北京"} & {e.text for e in ents} or "北\u0301京" in text
+
+
+def test_offsets_are_code_points(toy):
+    text = "🙂张三"
+    (e,) = toy.recognize(text)
+    # Python code points: the emoji is one position (a JavaScript string would count two UTF-16 units)
+    assert (e.start, e.end) == (1, 3)
+
+
+def test_ten_thousand_characters_without_punctuation(toy):
+    text = ("我们都很高兴地看到了新的发展" * 800)[:10_000] + "北京"
+    ents = toy.recognize(text)
+    check_contract(text, ents)
+    assert ents[-1].text == "北京" and ents[-1].end == len(text)
+
+
+def test_one_megabyte_of_text(toy):
+    text = "张三在北京参加会议。" * 35_000  # ~350k characters, ~1 MB of UTF-8
+    assert len(text.encode("utf-8")) >= 1_000_000
+    ents = toy.recognize(text)
+    assert len(ents) == 70_000
+    check_contract(text, ents[:50])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200)
+       | st.text(alphabet="张三北京上海清华大学在。，！ \n\tab1１😀", max_size=300))
+def test_any_string_keeps_the_contract(toy, text):
+    check_contract(text, toy.recognize(text))
+
+
+@pytest.mark.skipif(not (ner.EMBEDDED_MODEL / "config.json").is_file(), reason="no embedded model yet")
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=120)
+       | st.text(alphabet="张三李四北京上海清华大学中国人民银行在和的。，！ \n😀ａ", max_size=200))
+def test_any_string_keeps_the_contract_on_the_real_model(text):
+    check_contract(text, ner.load(ner.EMBEDDED_MODEL).recognize(text))
+
+
+# ------------------------------------------------------------ broken model directories
+
+@pytest.fixture
+def broken(toy_dir, tmp_path):
+    path = tmp_path / "model"
+    shutil.copytree(toy_dir, path)
+    return path
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(ModelError, match="does not exist.*NER_MODEL"):
+        ner.Recognizer(tmp_path / "nope")
+
+
+def test_missing_model_file(broken):
+    (broken / "model.onnx").unlink()
+    with pytest.raises(ModelError, match="missing 'model.onnx'.*ner.export"):
+        ner.Recognizer(broken)
+
+
+def test_corrupt_model_file(broken):
+    (broken / "model.onnx").write_bytes(b"\x08\x01garbage" * 100)
+    with pytest.raises(ModelError, match="corrupt or not an ONNX model"):
+        ner.Recognizer(broken)
+
+
+def test_vocab_that_does_not_match(broken):
+    with open(broken / "vocab.txt", "a", encoding="utf-8") as fh:
+        fh.write("额\n外\n")
+    with pytest.raises(ModelError, match="does not match the model"):
+        ner.Recognizer(broken)
+
+
+def test_vocab_larger_than_the_embedding_without_declared_size(broken):
+    import json
+
+    cfg = json.loads((broken / "config.json").read_text())
+    cfg.pop("vocab_size")
+    (broken / "config.json").write_text(json.dumps(cfg))
+    with open(broken / "vocab.txt", "a", encoding="utf-8") as fh:
+        fh.write("额\n外\n")
+    with pytest.raises(ModelError, match="vocab.txt does not match the model"):
+        ner.Recognizer(broken)
+
+
+def test_missing_transitions(broken):
+    (broken / "crf.npz").unlink()
+    with pytest.raises(ModelError, match="no CRF transitions.*ner.export"):
+        ner.Recognizer(broken)
+
+
+def test_corrupt_config(broken):
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        ner.Recognizer(broken)
+
+
+def test_no_pickles_are_loaded(broken):
+    import numpy as np
+
+    k = 13
+    np.savez(broken / "crf.npz", transitions=np.array([object()] * k * k, dtype=object).reshape(k, k),
+             start=np.zeros(k), end=np.zeros(k))
+    with pytest.raises(ModelError, match="unreadable"):
+        ner.Recognizer(broken)
