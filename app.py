@@ -10,7 +10,11 @@ Run ``python app.py`` and open http://127.0.0.1:7860.  Routes:
 
 Environment variables:
 
-* ``NER_MODEL``           model directory (default: the embedded model, models/zh-ner-lite)
+* ``NER_MODEL``           a model directory (inside models/, the cache, or $NER_MODEL_ROOTS) or a ModelScope id
+                          such as damo/nlp_raner_named-entity-recognition_chinese-base-news, exported to ONNX
+                          on first start and cached (default: the embedded model, models/zh-ner-lite)
+* ``NER_MODEL_ROOTS``     extra directories (os.pathsep-separated) that NER_MODEL may point into
+* ``NER_CACHE``           where ModelScope models are downloaded and exported (default ~/.cache/ner)
 * ``NER_THREADS``         ONNX Runtime intra-op threads (default: ONNX Runtime's choice)
 * ``NER_MAX_CHARS``       most characters per text (default 100000); longer texts are refused, never cut
 * ``NER_MAX_TEXTS``       most texts per REST batch request (default 64)
@@ -28,7 +32,7 @@ from pathlib import Path
 import gradio as gr
 
 import ner
-from ner import samples
+from ner import hub, samples
 from ner_app import view
 from ner_app.config import Settings
 from ner_app.rest import create_api
@@ -46,19 +50,39 @@ THEME = gr.themes.Base(primary_hue="cyan", secondary_hue="pink", neutral_hue="sl
                        font_mono=["ui-monospace", "Consolas", "monospace"])
 
 
+def open_model(value: str | None, **options) -> tuple[ner.Recognizer, str | None]:
+    """The recognizer ``NER_MODEL`` asks for, and a notice when the embedded model stands in for it.
+
+    A ModelScope id is exported on first use and cached; when the hub cannot be
+    reached, the embedded model answers and the notice says why.  A bad local
+    directory, a URL or a path outside the allowed roots is a configuration
+    error: it raises (``ValueError`` / ``ner.ModelError``) and the app does not start.
+    """
+    if not value:
+        return ner.load(ner.EMBEDDED_MODEL, **options), None
+    try:
+        path = hub.resolve_model(value, hub.default_cache_dir())
+    except (hub.HubError, ImportError) as exc:
+        notice = f"{exc}" if isinstance(exc, hub.HubUnavailable) else (
+            f"the model {value!r} could not be fetched ({exc}); the embedded model is used instead.")
+        log.warning("%s", notice)
+        return ner.load(ner.EMBEDDED_MODEL, **options), notice
+    return ner.load(path, **options), None
+
+
 def load_service(settings: Settings) -> NerService:
     """Load the model once and warm it with one call, so the first request is as fast as the rest."""
     options = {"threads": settings.threads} if settings.threads else {}
-    rec = ner.load(settings.model, **options)
+    rec, notice = open_model(settings.model, **options)
     rec.recognize(samples.SEED)
-    return NerService(rec, settings)
+    return NerService(rec, settings, notice=notice)
 
 
 def build_demo(service: NerService | None = None) -> gr.Blocks:
     """The page, wired to ``service`` (loaded from the environment when None); nothing is launched."""
     service = service or load_service(Settings.from_env())
     with gr.Blocks(title=TITLE) as demo:
-        gr.HTML(view.header_html(TITLE, service.model_name, service.colors))
+        gr.HTML(view.header_html(TITLE, service.model_name, service.colors, service.notice))
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
                 text = gr.Textbox(label="输入中文文本", lines=8, max_lines=20, elem_id="input-text",
@@ -94,7 +118,7 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
 
 def create_app(service: NerService):
     """The REST API with the Gradio page mounted at ``/`` (the REST routes are matched first)."""
-    api = create_api(service.rec, service.settings)
+    api = create_api(service.rec, service.settings, notice=service.notice)
     return gr.mount_gradio_app(api, build_demo(service), path="/", theme=THEME, css_paths=[CSS_PATH],
                                css=view.highlight_css(service.colors, HIGHLIGHT_ID),
                                max_file_size=8 * service.settings.max_chars, footer_links=["api"])

@@ -527,6 +527,9 @@ def resolve_model(value: str, cache_dir: str | Path) -> Path:
             real = cand.resolve()
             if any(real == r or real.is_relative_to(r) for r in roots):
                 return real
+    if given.is_absolute() and not given.exists():
+        raise ValueError(f"model directory {value!r} does not exist; set NER_MODEL to an exported model directory "
+                         f"or a ModelScope id like 'owner/name', or unset it for the embedded model.")
     if given.is_absolute() or not MODEL_ID.match(value):
         raise ValueError(f"{value!r} is neither a model directory inside {[str(r) for r in roots]} nor a "
                          f"ModelScope id like 'owner/name'. Add its parent to NER_MODEL_ROOTS to allow it.")

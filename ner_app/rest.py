@@ -58,7 +58,7 @@ def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_api(recognizer: ner.Recognizer, settings: Settings) -> FastAPI:
+def create_api(recognizer: ner.Recognizer, settings: Settings, notice: str | None = None) -> FastAPI:
     """A FastAPI app with the REST routes; mount the Gradio UI on it afterwards."""
     app = FastAPI(title="AI 智能实体侦测服务 API", version="1.0",
                   description="Chinese named-entity recognition (PER, LOC, ORG). Offsets are half-open "
@@ -83,7 +83,7 @@ def create_api(recognizer: ner.Recognizer, settings: Settings) -> FastAPI:
 
     @app.api_route("/healthz", methods=["GET", "HEAD"], summary="liveness and the loaded model")
     def healthz() -> dict:
-        return {"status": "ok", "model": recognizer.name}
+        return {"status": "ok", "model": recognizer.name, **({"notice": notice} if notice else {})}
 
     @app.post("/api/v1/ner", summary="find entities in one text or a list of texts",
               openapi_extra={"requestBody": {"required": True, "content": {

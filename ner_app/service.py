@@ -29,8 +29,10 @@ class NerService:
     and shown as a short apology, never as a stack trace.
     """
 
-    def __init__(self, recognizer: ner.Recognizer, settings: Settings, export_dir: Path | None = None):
+    def __init__(self, recognizer: ner.Recognizer, settings: Settings, export_dir: Path | None = None,
+                 notice: str | None = None):
         self.rec = recognizer
+        self.notice = notice
         self.settings = settings
         self.types = view.entity_types(recognizer.labels)
         self.colors = view.color_map(self.types)

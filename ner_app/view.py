@@ -110,11 +110,13 @@ def decode_text(data: bytes) -> tuple[str, str]:
     return data.decode("utf-8", errors="replace"), "utf-8 (invalid bytes replaced)"
 
 
-def header_html(title: str, model_name: str, colors: dict[str, str]) -> str:
-    """The page header: title, what is found (in each type's colour) and the model's name."""
+def header_html(title: str, model_name: str, colors: dict[str, str], notice: str | None = None) -> str:
+    """The page header: title, what is found (in each type's colour), the model's name and any notice."""
     kinds = " · ".join(f'<b style="color:{html.escape(c)}">{html.escape(TYPE_NAMES.get(k, k))} {html.escape(k)}</b>'
                        for k, c in colors.items())
     title = html.escape(title)
     return (f'<header class="hero"><h1 class="neon-title" data-text="{title}">{title}</h1>'
             f'<p class="subtitle">识别中文文本中的 {kinds}</p>'
-            f'<p class="model-tag">模型 MODEL：<code>{html.escape(model_name)}</code></p></header>')
+            f'<p class="model-tag">模型 MODEL：<code>{html.escape(model_name)}</code></p>'
+            + (f'<p class="notice">⚠ 所选模型不可用，已改用内置模型。{html.escape(notice)}</p>' if notice else "")
+            + "</header>")

@@ -35,6 +35,9 @@ def running_server(model_dir: str | Path | None = None, env: dict[str, str] | No
                  "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
     if model_dir is not None:
         child_env["NER_MODEL"] = str(model_dir)
+        if Path(model_dir).is_dir():  # allow a model directory outside models/ (a test's temporary one)
+            roots = [child_env.get("NER_MODEL_ROOTS", ""), str(Path(model_dir).resolve().parent)]
+            child_env["NER_MODEL_ROOTS"] = os.pathsep.join(r for r in roots if r)
     log_file = open(log_path, "w+b") if log_path else _tempfile()
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=child_env,
                             stdout=log_file, stderr=subprocess.STDOUT)
