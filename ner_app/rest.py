@@ -137,6 +137,8 @@ def parse_request(body: bytes, settings: Settings) -> tuple[list[str], bool]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "request body is not valid JSON") from None
+    except RecursionError:  # arrays nested thousands deep: no request of ours looks like that
+        raise ApiError(400, "request body is nested too deeply; send {\"text\": \"...\"}") from None
     if not isinstance(payload, dict):
         raise ApiError(400, 'request body must be a JSON object: {"text": "..."} or {"texts": ["...", ...]}')
     has_text, has_texts = "text" in payload, "texts" in payload
