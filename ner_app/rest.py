@@ -1,6 +1,7 @@
 """The JSON REST API (``POST /api/v1/ner``, ``GET /healthz``) as a FastAPI app that Gradio is mounted on."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -85,20 +86,27 @@ def create_api(recognizer: ner.Recognizer, settings: Settings, notice: str | Non
     def healthz() -> dict:
         return {"status": "ok", "model": recognizer.name, **({"notice": notice} if notice else {})}
 
+    # one slot per request being read or recognized; NER_QUEUE_SIZE bounds the REST API like the Gradio queue
+    in_flight = asyncio.Semaphore(settings.queue_size)
+
     @app.post("/api/v1/ner", summary="find entities in one text or a list of texts",
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": NerRequest.model_json_schema()}}}},
               responses={200: {"model": NerResult | NerBatchResult,
                                "description": '{"entities": [...]} for "text", {"results": [...]} for "texts"'},
                          400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
-                         500: {"model": ErrorOut}})
+                         500: {"model": ErrorOut}, 503: {"model": ErrorOut}})
     async def recognize(request: Request):
-        texts, single = parse_request(await read_body(request, settings.max_body_bytes), settings)
-        try:
-            found = await run_in_threadpool(recognizer.recognize_batch, texts)
-        except Exception:
-            log.exception("recognition failed for %d text(s)", len(texts))
-            return error_response(500, "recognition failed inside the engine; the request can be retried")
+        if in_flight.locked():  # every slot is taken: say so at once rather than queue without bound
+            return JSONResponse({"error": "the server is busy; retry in a moment"}, status_code=503,
+                                headers={"Retry-After": "1"})
+        async with in_flight:
+            texts, single = parse_request(await read_body(request, settings.max_body_bytes), settings)
+            try:
+                found = await run_in_threadpool(recognizer.recognize_batch, texts)
+            except Exception:
+                log.exception("recognition failed for %d text(s)", len(texts))
+                return error_response(500, "recognition failed inside the engine; the request can be retried")
         results = [{"entities": [e.to_dict() for e in ents]} for ents in found]
         return results[0] if single else {"results": results}
 

@@ -115,13 +115,36 @@ class NerService:
                                print_exception=False)
         return (list(text),)
 
-    def recognize_batch(self, text: list[str]) -> tuple[list[dict]]:
-        """``/recognize``: each text -> its HighlightedText value."""
-        return ([view.highlight_value(t, ents) for t, ents in zip(text, self._recognize(text), strict=True)],)
+    def _recognize_each(self, texts: list[str]) -> list[list[ner.Entity] | None]:
+        """Entities of each text of a batch; ``None`` for a text the engine failed on.
+
+        The requests of a Gradio batch come from different callers: when the
+        engine fails on the batch, each text is retried alone, so one bad text
+        cannot fail its batch-mates.
+        """
+        try:
+            return self.rec.recognize_batch(texts)
+        except Exception:
+            log.exception("batch of %d failed; retrying each text alone", len(texts))
+        out = []
+        for t in texts:
+            try:
+                out.append(self.rec.recognize(t))
+            except Exception:
+                log.exception("recognition failed for one text of %d chars", len(t))
+                out.append(None)
+        return out
+
+    def recognize_batch(self, text: list[str]) -> tuple[list[list]]:
+        """``/recognize``: each text -> its HighlightedText value (plain text where the engine failed)."""
+        return ([view.highlight_value(t, ents or []) for t, ents in zip(text, self._recognize_each(text), strict=True)],)
 
     def extract_batch(self, text: list[str]) -> tuple[list[dict]]:
-        """``/extract``: each text -> ``{"entities": [{"text", "type", "start", "end", "score"}, ...]}``."""
-        return ([{"entities": [e.to_dict() for e in ents]} for ents in self._recognize(text)],)
+        """``/extract``: each text -> ``{"entities": [{"text", "type", "start", "end", "score"}, ...]}``,
+        or ``{"entities": [], "error": "..."}`` for a text the engine failed on."""
+        return ([{"entities": [e.to_dict() for e in ents]} if ents is not None
+                 else {"entities": [], "error": "recognition failed inside the engine"}
+                 for ents in self._recognize_each(text)],)
 
     # ------------------------------------------------------------ downloads
 

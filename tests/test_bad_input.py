@@ -122,3 +122,64 @@ def test_cli_missing_file_is_a_clean_error(toy_dir, tmp_path):
     out = subprocess.run([sys.executable, "-m", "ner", "--model", str(toy_dir), "--file", str(tmp_path / "nope.txt")],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 2 and "cannot read" in out.stderr and "Traceback" not in out.stderr
+
+
+class _FailsOnBoom:
+    """A recognizer that fails on any text containing "boom", like an engine bug on one input."""
+
+    name = "flaky"
+    labels = ["O", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
+
+    def __init__(self, real):
+        self.real = real
+
+    def recognize(self, text):
+        if "boom" in text:
+            raise RuntimeError("engine exploded at /secret/path")
+        return self.real.recognize(text)
+
+    def recognize_batch(self, texts):
+        return [self.recognize(t) for t in texts]
+
+
+def test_engine_failure_on_one_text_spares_its_batch_mates(toy):
+    from ner_app.service import NerService
+
+    service = NerService(_FailsOnBoom(toy), LIMITS)
+    (results,) = service.extract_batch(["张三在北京", "boom", "上海"])
+    assert [e["text"] for e in results[0]["entities"]] == ["张三", "北京"]
+    assert results[1] == {"entities": [], "error": "recognition failed inside the engine"}
+    assert [e["text"] for e in results[2]["entities"]] == ["上海"]
+    (highlights,) = service.recognize_batch(["boom", "上海"])
+    assert len(highlights) == 2
+
+
+def test_rest_answers_busy_when_every_slot_is_taken(toy):
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from ner_app.rest import create_api
+
+    release = threading.Event()
+
+    class Slow:
+        name = "slow"
+        labels = toy.labels
+
+        def recognize_batch(self, texts):
+            release.wait(10)
+            return [[] for _ in texts]
+
+    settings = Settings.from_env({"NER_QUEUE_SIZE": "1"})
+    with TestClient(create_api(Slow(), settings)) as tc:
+        first = threading.Thread(target=lambda: tc.post("/api/v1/ner", json={"text": "a"}))
+        first.start()
+        for _ in range(100):  # wait until the first request holds the only slot
+            r = tc.post("/api/v1/ner", json={"text": "b"})
+            if r.status_code == 503:
+                break
+        release.set()
+        first.join()
+        assert r.status_code == 503 and "busy" in r.json()["error"] and r.headers["retry-after"] == "1"
+        assert tc.post("/api/v1/ner", json={"text": "c"}).status_code == 200
