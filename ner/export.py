@@ -60,7 +60,7 @@ def _rebuild_lexicon(info: dict, assets: Path, out: Path, data_dir: Path) -> Non
 
 
 def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | None = None,
-               data_dir: Path | None = None) -> Path:
+               data_dir: Path | None = None, quantize_lstm: bool = False) -> Path:
     """The embedded model: ``run`` is a ``python -m ner.train`` output directory."""
     torch = require("torch", "Exporting the embedded model")
     from .net import AnchoredTagger, TaggerNet
@@ -83,7 +83,7 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
     names = ["input_ids", "bigram_ids", "lexicon", "lengths"]
     dyn = {"input_ids": {0: "batch", 1: "seq"}, "bigram_ids": {0: "batch", 1: "seq"},
            "lexicon": {0: "batch", 1: "seq"}, "lengths": {0: "batch"}, "emissions": {0: "batch", 1: "seq"}}
-    export_onnx(AnchoredTagger(net), example, names, dyn, out / "model.onnx")
+    export_onnx(AnchoredTagger(net, anchor_inputs=quantize_lstm), example, names, dyn, out / "model.onnx")
     crf = ck["crf"]
     save_crf(out, crf["transitions"].numpy(), crf["start"].numpy(), crf["end"].numpy())
     for f in ("vocab.txt", "bigrams.npy", "lexicon.npz"):
@@ -92,7 +92,10 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
     if lexicon_dim and data_dir:
         _rebuild_lexicon(info, assets, out, Path(data_dir))
     if quantize_int8:
-        quantize(out / "model.onnx", out / "model.int8.onnx")
+        # LSTMs stay FP32 unless asked: ONNX Runtime's quantized LSTM makes a text's scores
+        # depend on its batch-mates (see AnchoredTagger)
+        quantize(out / "model.onnx", out / "model.int8.onnx",
+                 op_types=["MatMul", "Gemm", "Gather"] + (["LSTM"] if quantize_lstm else []))
     cfg = {
         "name": name or out.name, "format": "ner-onnx/1", "architecture": "char+bigram+lexicon BiLSTM-CRF",
         "labels": labels, "scheme": "BIOES", "max_length": info.get("max_length", 128),
@@ -119,11 +122,13 @@ def main(argv=None) -> None:
     ap.add_argument("--no-quantize", action="store_true", help="keep FP32 only; ner.load() then uses it")
     ap.add_argument("--name")
     ap.add_argument("--data", type=Path, help="corpora folder: rebuild the lexicon with the split rule's bits")
+    ap.add_argument("--quantize-lstm", action="store_true",
+                    help="also quantize the LSTMs: faster, but a text's scores then depend slightly on its batch-mates")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.run:
         path = export_run(args.run, args.out, quantize_int8=not args.no_quantize, name=args.name,
-                          data_dir=args.data)
+                          data_dir=args.data, quantize_lstm=args.quantize_lstm)
     else:
         from .hub import export_modelscope
         path = export_modelscope(args.modelscope, args.out, quantize_int8=not args.no_quantize, name=args.name)

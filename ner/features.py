@@ -72,7 +72,7 @@ class BigramTable:
             return out
         pair = ids[:-1] * self.vocab_size + ids[1:]
         pos = np.minimum(np.searchsorted(self.keys, pair), len(self.keys) - 1)
-        found = self.keys[pos] == pair
+        found = (self.keys[pos] == pair) & (ids[:-1] >= 0) & (ids[1:] >= 0)  # -1 separates rows
         out[:-1] = np.where(found, pos + 1, 0)
         return out
 
@@ -173,4 +173,20 @@ class Featurizer:
             out["bigram_ids"] = self.bigrams.lookup(ids)
         if self.lexicon is not None:
             out["lexicon"] = self.lexicon.features(ids)
+        return out
+
+    def many(self, rows: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """``[self(r) for r in rows]``, computed in one pass over the rows joined by a separator.
+
+        The separator id (-1) is in no bigram or lexicon entry, so nothing is
+        matched across two rows and each row's features equal those of the row alone.
+        """
+        if len(rows) < 2:
+            return [self(r) for r in rows]
+        joined = np.concatenate([np.append(r, -1) for r in rows])
+        whole = self(joined)
+        out, a = [], 0
+        for r in rows:
+            out.append({k: v[a : a + len(r)] for k, v in whole.items()})
+            a += len(r) + 1
         return out

@@ -100,18 +100,23 @@ class AnchoredTagger(nn.Module):
     activation here carries two constant "anchor" features at +C and -C (with
     zero weights, so the FP32 function is unchanged) and is clipped to [-C, C]:
     every batch then has the same range, and each row is quantized alike.
+    The LSTM's recurrent state is quantized per step inside ONNX Runtime's
+    ``DynamicQuantizeLSTM``, which no anchor reaches, so the default export
+    keeps the LSTMs in FP32 (``anchor_inputs=False``) and quantizes the
+    embeddings (weight-only) and the output layer (anchored): exact under batching.
     """
 
-    def __init__(self, net: TaggerNet):
+    def __init__(self, net: TaggerNet, anchor_inputs: bool = True):
         super().__init__()
         self.net = net
+        self.anchor_inputs = anchor_inputs
         with torch.no_grad():
             bound = net.char.weight.abs().max()
             if net.bigram is not None:
                 bound = torch.maximum(bound, net.bigram.weight.abs().max())
         self.register_buffer("bound", torch.maximum(bound, torch.tensor(1.0)).reshape(1))
-        self.fwd = _widen_lstm(net.fwd, 2)
-        self.bwd = _widen_lstm(net.bwd, 2)
+        self.fwd = _widen_lstm(net.fwd, 2) if anchor_inputs else net.fwd
+        self.bwd = _widen_lstm(net.bwd, 2) if anchor_inputs else net.bwd
         self.out = nn.Linear(net.out.in_features + 2, net.out.out_features)
         with torch.no_grad():
             self.out.weight.zero_()
@@ -130,7 +135,9 @@ class AnchoredTagger(nn.Module):
             parts.append(net.bigram(bigram_ids))
         if net.lexicon_dim:
             parts.append(lexicon)
-        x = self._anchor(torch.cat(parts, -1), self.bound)
+        x = torch.cat(parts, -1)
+        if self.anchor_inputs:
+            x = self._anchor(x, self.bound)
         h_fwd, _ = self.fwd(x)
         h_bwd, _ = self.bwd(reverse_within_length(x, lengths))
         h = torch.cat([h_fwd, reverse_within_length(h_bwd, lengths)], -1)

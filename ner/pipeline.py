@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .decode import marginals, tags_to_spans, viterbi
+from .decode import TagCodes, marginals, viterbi
 from .entity import Entity
 from .features import BigramTable, Featurizer, Lexicon
 from .model_dir import ModelError, ModelSpec, read_spec
@@ -43,6 +43,7 @@ class Recognizer:
         self.batch_size = batch_size
         self.labels = spec.labels
         self.crf = spec.load_crf()
+        self.codes = TagCodes(spec.labels, spec.scheme)
         t = spec.tokenizer
         try:
             self.tokenizer = TextTokenizer(spec.file(spec.vocab_file), nfkc=t.get("nfkc", True),
@@ -93,7 +94,7 @@ class Recognizer:
         extra = 2 if self.spec.special_tokens else 0
         ids = np.full((len(rows), width + extra), self.tokenizer.pad_id, dtype=np.int64)
         feeds: dict[str, np.ndarray] = {}
-        feats = [self.featurize(r) for r in rows]
+        feats = self.featurize.many(rows)
         off = 1 if extra else 0
         for i, r in enumerate(rows):
             ids[i, off : off + len(r)] = r
@@ -151,20 +152,19 @@ class Recognizer:
             paths = viterbi(em, lengths, self.crf)
             probs = marginals(em, lengths, self.crf)
             for r, (i, a, b, keep_a, keep_b) in enumerate(chunk):
-                tags = [self.labels[t] for t in paths[r, : b - a]]
                 e = encs[i]
-                for s, t, label in tags_to_spans(tags, self.spec.scheme):
+                for s, t, label in self.codes.spans(paths[r, : b - a]):
                     if not keep_a <= a + s < keep_b:
                         continue
                     score = float(probs[r, np.arange(s, t), paths[r, s:t]].min())
-                    found[i].append((int(e.starts[a + s]), int(e.ends[a + t - 1]), label, score))
+                    found[i].append((int(e.starts[a + s]), int(e.ends[a + t - 1]), label, score, a + s, a + t))
         for i in todo:
             text = texts[i]
             spans = _drop_overlaps(sorted(found[i]))
             if self.splitter:
-                spans = self.splitter(text, spans)
+                spans = self.splitter(text, encs[i].ids, spans)
             results[i] = [Entity(s, e, label, text[s:e], min(1.0, max(0.0, score)))
-                          for s, e, label, score in spans if e > s]
+                          for s, e, label, score, _, _ in spans if e > s]
         return results
 
 

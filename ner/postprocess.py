@@ -21,7 +21,7 @@ LOC_BIT, ORG_BIT, PROPER_BIT, COMMON_BIT = 2, 4, 16, 32
 
 
 class LocOrgSplitter:
-    """Callable ``(text, spans) -> spans`` over sorted ``(start, end, label, score)`` tuples."""
+    """Callable ``(text, token ids, spans) -> spans`` over sorted span tuples (see :meth:`__call__`)."""
 
     def __init__(self, lexicon: Lexicon, tokenizer, generic_prefixes: list[str], min_rest: int = 3,
                  loc_bit: int = LOC_BIT, org_bit: int = ORG_BIT):
@@ -44,14 +44,18 @@ class LocOrgSplitter:
         pos = int(np.searchsorted(keys, h))
         return int(self.lexicon.bits[pos]) if pos < len(keys) and keys[pos] == h else 0
 
-    def split(self, name: str) -> int:
-        """Length of the place prefix to split off ``name``, 0 to keep it whole."""
+    def split(self, name: str, ids=None) -> int:
+        """Length of the place prefix to split off ``name``, 0 to keep it whole.
+
+        ``ids`` are the name's token ids when the caller has them (one per character).
+        """
         if len(name) < 2 + self.min_rest:
             return 0
-        enc = self.tokenizer.encode(name)
-        if len(enc.ids) != len(name):
+        if ids is None:
+            ids = self.tokenizer.encode(name).ids
+        if len(ids) != len(name):
             return 0
-        ids = [int(i) for i in enc.ids]
+        ids = [int(i) for i in ids]
         if self._bits(ids) & self.org_bit:  # a known organisation name as a whole
             return 0
         for cut in range(len(ids) - self.min_rest, 1, -1):  # longest place first
@@ -73,13 +77,14 @@ class LocOrgSplitter:
                 return False
         return True
 
-    def __call__(self, text: str, spans):
+    def __call__(self, text: str, ids, spans):
+        """Spans ``(start, end, label, score, first_token, end_token)`` with place + organisation ORGs split."""
         out = []
-        for s, e, label, score in spans:
-            cut = self.split(text[s:e]) if label == "ORG" else 0
+        for s, e, label, score, ta, tb in spans:
+            cut = self.split(text[s:e], ids[ta:tb]) if label == "ORG" else 0
             if cut:
-                out.append((s, s + cut, "LOC", score))
-                out.append((s + cut, e, "ORG", score))
+                out.append((s, s + cut, "LOC", score, ta, ta + cut))
+                out.append((s + cut, e, "ORG", score, ta + cut, tb))
             else:
-                out.append((s, e, label, score))
+                out.append((s, e, label, score, ta, tb))
         return out

@@ -11,6 +11,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 DATA = Path(os.environ.get("NER_DATA", ROOT.parent / "shared" / "data"))
 
 
+def check_contract(text, entities):
+    """What every result must satisfy: in bounds, ``text == source[start:end]``, sorted, non-overlapping."""
+    last_end = 0
+    for e in entities:
+        assert 0 <= e.start < e.end <= len(text)
+        assert e.text == text[e.start : e.end]
+        assert e.start >= last_end
+        assert e.label in ("PER", "LOC", "ORG")
+        assert 0.0 <= e.score <= 1.0
+        last_end = e.end
+
+
 @pytest.fixture(scope="session")
 def toy_dir(tmp_path_factory):
     import toy_model

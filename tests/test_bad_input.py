@@ -156,6 +156,7 @@ def test_engine_failure_on_one_text_spares_its_batch_mates(toy):
 
 def test_rest_answers_busy_when_every_slot_is_taken(toy):
     import threading
+    import time
 
     from fastapi.testclient import TestClient
 
@@ -175,6 +176,7 @@ def test_rest_answers_busy_when_every_slot_is_taken(toy):
     with TestClient(create_api(Slow(), settings)) as tc:
         first = threading.Thread(target=lambda: tc.post("/api/v1/ner", json={"text": "a"}))
         first.start()
+        time.sleep(0.3)
         for _ in range(100):  # wait until the first request holds the only slot
             r = tc.post("/api/v1/ner", json={"text": "b"})
             if r.status_code == 503:

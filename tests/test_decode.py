@@ -79,3 +79,16 @@ def test_spans_tags_round_trip(scheme):
 def test_unknown_scheme_is_refused():
     with pytest.raises(ValueError, match="BIOES"):
         tags_to_spans(["O"], "IOB2")
+
+
+@pytest.mark.parametrize("scheme", ["BIO", "BIOES"])
+def test_tag_codes_match_tags_to_spans(scheme):
+    from ner.decode import TagCodes
+
+    labels = ["O"] + [f"{p}-{t}" for t in ("PER", "LOC") for p in ("BI" if scheme == "BIO" else "BIES")]
+    codes = TagCodes(labels, scheme)
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        path = rng.integers(0, len(labels), int(rng.integers(0, 12)))
+        path[rng.random(len(path)) < 0.4] = 0
+        assert codes.spans(path) == tags_to_spans([labels[k] for k in path], scheme)

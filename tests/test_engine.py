@@ -5,22 +5,13 @@ import numpy as np
 import pytest
 
 import ner
+from conftest import check_contract
 from ner.windows import split_windows
 from toy_model import FILLER
 
 
 def spans(entities):
     return [(e.start, e.end, e.label, e.text) for e in entities]
-
-
-def check_contract(text, entities):
-    last_end = 0
-    for e in entities:
-        assert 0 <= e.start < e.end <= len(text)
-        assert e.text == text[e.start : e.end]
-        assert e.start >= last_end
-        assert 0.0 <= e.score <= 1.0
-        last_end = e.end
 
 
 def test_offsets_on_mixed_text(toy):
@@ -136,3 +127,20 @@ def test_cuda_provider_falls_back_to_cpu_when_absent(toy_dir):
     rec = ner.Recognizer(toy_dir, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
     assert "CPUExecutionProvider" in rec.session.get_providers()
     assert rec.recognize("上海")[0].text == "上海"
+
+
+def test_features_of_joined_rows_equal_rows_alone():
+    from ner.features import BigramTable, Featurizer, Lexicon, hash_sequence
+
+    rng = np.random.default_rng(1)
+    vocab = 40
+    keys = np.unique(rng.integers(0, vocab * vocab, 300))
+    entries = [rng.integers(1, vocab, int(rng.integers(1, 5))) for _ in range(200)]
+    lex = Lexicon(np.array([hash_sequence(e) for e in entries], np.uint64), rng.integers(1, 16, 200).astype(np.uint8),
+                  np.array([len(e) for e in entries]), ["PER", "LOC", "ORG", "WORD"])
+    feat = Featurizer(BigramTable(keys, vocab), lex)
+    rows = [rng.integers(1, vocab, int(rng.integers(1, 30))) for _ in range(20)]
+    for got, row in zip(feat.many(rows), rows):
+        alone = feat(row)
+        assert (got["bigram_ids"] == alone["bigram_ids"]).all()
+        assert (got["lexicon"] == alone["lexicon"]).all()

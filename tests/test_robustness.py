@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ner
+from conftest import check_contract
 from ner.model_dir import ModelError
 
 ODD = [
@@ -18,17 +19,6 @@ ODD = [
     "张" * 3 + "\n" * 50 + "北京",                         # many newlines
     "ＡＢＣ１２３　张三，北京。",                          # full-width forms
 ]
-
-
-def check_contract(text, entities):
-    last_end = 0
-    for e in entities:
-        assert 0 <= e.start < e.end <= len(text)
-        assert e.text == text[e.start : e.end]
-        assert e.start >= last_end
-        assert e.label in ("PER", "LOC", "ORG")
-        assert 0.0 <= e.score <= 1.0
-        last_end = e.end
 
 
 @pytest.mark.parametrize("text", ODD)
