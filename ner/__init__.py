@@ -15,10 +15,10 @@ import threading
 from pathlib import Path
 
 from .entity import Entity
-from .model_dir import ModelError
+from .model_dir import ModelError, read_spec
 from .pipeline import Recognizer
 
-__all__ = ["Entity", "ModelError", "Recognizer", "load", "recognize", "recognize_batch", "default_model_dir",
+__all__ = ["Entity", "ModelError", "read_spec", "Recognizer", "load", "recognize", "recognize_batch", "default_model_dir",
            "EMBEDDED_MODEL"]
 
 #: The model the project trains and ships.

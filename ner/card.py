@@ -1,6 +1,6 @@
 """Score an exported model and write its model card (``README.md``) and ``scores.json``.
 
-    python -m ner.card models/zh-ner-lite --data ../shared/data
+    python -m ner.card runs/zh-ner-lite/onnx --data ../shared/data --ship models/zh-ner-lite
 
 Scores MSRA test (FP32 and INT8) and Weibo dev (INT8, mapped to PER/LOC/ORG),
 then renders the card from config.json, the scores and ``experiments.json``
@@ -65,7 +65,9 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
                      f"**{pct(s['f1'])}** | {pct(pt.get('PER', {}).get('f1'))} | {pct(pt.get('LOC', {}).get('f1'))} | "
                      f"{pct(pt.get('ORG', {}).get('f1'))} |")
     lines += ["", "Reproduce: `python -m ner.evaluate ../shared/data/msra/test.tsv --model "
-              f"models/{model_dir.name} [--precision fp32]` and the same with `../shared/data/weibo/dev.tsv`.", "",
+              f"models/{cfg['name']}` and the same with `../shared/data/weibo/dev.tsv`; the FP32 row needs the FP32 "
+              f"graph, which does not ship (size): `python -m ner.evaluate ... --model runs/{cfg['name']}/onnx --precision fp32` "
+              "after the export command below.", "",
               "## Architecture", "",
               f"- {cfg.get('architecture')}: character embedding (128, word2vec-initialised, fine-tuned), "
               "character-bigram embedding (50, word2vec over raw text, frozen), lexicon match features "
@@ -83,12 +85,12 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
               "", "## How it was made", "",
               "```",
               "python -m ner.pretrain --data ../shared/data --out work/w2v",
-              f"python -m ner.train --data ../shared/data --w2v work/w2v --out runs/{model_dir.name} "
+              f"python -m ner.train --data ../shared/data --w2v work/w2v --out runs/{cfg['name']} "
               f"--epochs {args.get('epochs')} --seed {args.get('seed')}"
               + (f" --corpora {' '.join(args['corpora'])}" if args.get("corpora") else "")
               + (f" --lexicons {' '.join(args['lexicons'])}" if args.get("lexicons") else ""),
-              f"python -m ner.export --run runs/{model_dir.name} --out models/{model_dir.name}",
-              f"python -m ner.card models/{model_dir.name} --data ../shared/data",
+              f"python -m ner.export --run runs/{cfg['name']} --out runs/{cfg['name']}/onnx --data ../shared/data",
+              f"python -m ner.card runs/{cfg['name']}/onnx --data ../shared/data --ship models/{cfg['name']}",
               "```", "",
               f"- Seed {args.get('seed')}; {tr.get('train_sentences', '?'):,} training sentences "
               f"({tr.get('train_chars', 0):,} characters), {tr.get('dev_sentences')} MSRA-train sentences held out as dev; "
@@ -122,6 +124,7 @@ def main(argv=None) -> None:
     ap.add_argument("model", type=Path)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--skip-eval", action="store_true", help="re-render from the existing scores.json")
+    ap.add_argument("--ship", type=Path, help="then copy the model, without its FP32 graph, to this directory")
     args = ap.parse_args(argv)
     cfg = json.loads((args.model / "config.json").read_text(encoding="utf-8"))
     scores_path = args.model / "scores.json"
@@ -136,6 +139,26 @@ def main(argv=None) -> None:
     experiments = json.loads(exp_path.read_text()) if exp_path.exists() else []
     (args.model / "README.md").write_text(render(args.model, cfg, scores, experiments), encoding="utf-8")
     print(json.dumps({k: v["f1"] for k, v in scores.items()}))
+    if args.ship:
+        ship(args.model, args.ship, cfg)
+
+
+def ship(src: Path, dst: Path, cfg: dict) -> Path:
+    """Copy ``src`` to ``dst`` without the FP32 graph (the INT8 one is what ships; the card keeps
+    the FP32 scores, and ``python -m ner.export`` rebuilds the FP32 file)."""
+    import shutil
+
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        if f.is_file() and f.name not in (cfg.get("fp32_file"), "config.json"):
+            shutil.copy(f, dst / f.name)
+    stale = dst / str(cfg.get("fp32_file"))
+    if cfg.get("fp32_file") and stale.exists():
+        stale.unlink()
+    from .model_dir import write_config
+
+    write_config(dst, {**cfg, "fp32_file": None})
+    return dst
 
 
 if __name__ == "__main__":

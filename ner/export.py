@@ -97,7 +97,7 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
         quantize(out / "model.onnx", out / "model.int8.onnx",
                  op_types=["MatMul", "Gemm", "Gather"] + (["LSTM"] if quantize_lstm else []))
     cfg = {
-        "name": name or out.name, "format": "ner-onnx/1", "architecture": "char+bigram+lexicon BiLSTM-CRF",
+        "name": name or run.name, "format": "ner-onnx/1", "architecture": "char+bigram+lexicon BiLSTM-CRF",
         "labels": labels, "scheme": "BIOES", "max_length": info.get("max_length", 128),
         "model_file": "model.int8.onnx" if quantize_int8 else "model.onnx", "fp32_file": "model.onnx",
         "vocab_file": "vocab.txt", "vocab_size": int(vocab_size),

@@ -480,8 +480,8 @@ def check_hub(timeout: float = HUB_TIMEOUT_S) -> None:
 
 def download(model_id: str, cache_dir: str | Path | None = None) -> Path:
     """Fetch ``model_id`` with ``modelscope.snapshot_download``; fails fast when the hub is unreachable."""
+    check_hub()  # first: unreachable is the common case, and it is what the user needs to hear
     ms = require("modelscope", f"Downloading {model_id} from ModelScope")
-    check_hub()
     try:
         path = ms.snapshot_download(model_id, cache_dir=str(cache_dir) if cache_dir else None)
     except Exception as exc:  # modelscope raises requests/HTTP errors of many kinds

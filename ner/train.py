@@ -221,6 +221,8 @@ def main(argv=None) -> None:
     ap.add_argument("--corpora", nargs="+", default=["msra", "cluener", "weibo"], choices=["msra", "cluener", "weibo"])
     ap.add_argument("--lexicons", nargs="*", default=["per", "loc", "org", "jieba"],
                     choices=["per", "loc", "org", "jieba"])
+    ap.add_argument("--extra", nargs="*", default=[], help="more training data: jsonl from `python -m ner.selftrain`")
+    ap.add_argument("--assets", type=Path, help="reuse the vocabulary, bigrams and lexicon of an earlier run's assets/")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -253,13 +255,22 @@ def main(argv=None) -> None:
         train += load_corpus("cluener", args.data)
     if "weibo" in args.corpora:
         train += load_corpus("weibo-train", args.data)
+    for path in args.extra:  # e.g. self-training data from `python -m ner.selftrain`
+        from .selftrain import read_extra
+        train += read_extra(path)
 
     assets = args.out / "assets"
     info_path = args.out / "train_info.json"
     if info_path.exists():
         info = json.loads(info_path.read_text())
     else:
-        info = build_assets(assets, train, args)
+        if args.assets:  # same inputs as an earlier model: its vectors, vocabulary and lexicon
+            import shutil
+            shutil.copytree(args.assets, assets, dirs_exist_ok=True)
+            info = {k: v for k, v in json.loads((args.assets.parent / "train_info.json").read_text()).items()
+                    if k in ("vocab_size", "bigrams", "lexicon_entries")}
+        else:
+            info = build_assets(assets, train, args)
         info.update({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                      "train_sentences": len(train), "dev_sentences": len(dev),
                      "train_chars": sum(len(e.text) for e in train)})
