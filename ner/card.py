@@ -48,13 +48,14 @@ def pct(x) -> str:
 def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) -> str:
     tr = cfg.get("training", {})
     args = tr.get("args", {})
-    files = sorted(p for p in model_dir.iterdir() if p.is_file())
+    fp32 = model_dir / str(cfg.get("fp32_file"))
+    files = sorted(p for p in model_dir.iterdir() if p.is_file() and p != fp32)
     size = sum(p.stat().st_size for p in files) / 1e6
     lines = [f"# {cfg['name']}: the embedded Chinese NER model", "",
              "Finds PER, LOC and ORG in Chinese text. Trained from scratch by this project's own code on CPU "
              "(no pretrained Transformer exists here), exported to ONNX and quantized to INT8.", "",
              "## Scores (entity level, exact span and type)", "",
-             "| set | precision | P | R | F1 | PER F1 | LOC F1 | ORG F1 |", "|---|---|---|---|---|---|---|---|"]
+             "| set | weights | P | R | F1 | PER F1 | LOC F1 | ORG F1 |", "|---|---|---|---|---|---|---|---|"]
     for key, title in (("msra_test_fp32", "MSRA test"), ("msra_test_int8", "MSRA test"),
                        ("weibo_dev_int8", "Weibo dev (mapped)")):
         s = scores.get(key)
@@ -80,15 +81,21 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
               "- Post-processing: an ORG span that is a lexicon place followed by a lexicon organisation whose "
               "name stands alone is split into LOC + ORG (北京清华大学 → 北京 + 清华大学); organisations whose "
               "name needs the place (上海人民出版社, 赞比亚国防部) stay whole.",
-              f"- Files ({size:.1f} MB in all): " + ", ".join(f"`{p.name}` ({p.stat().st_size / 1e6:.1f} MB)" for p in files),
+              f"- Files shipped ({size:.1f} MB in all): " + ", ".join(f"`{p.name}` ({p.stat().st_size / 1e6:.2f} MB)" for p in files)
+              + (f". The FP32 graph (`{fp32.name}`, {fp32.stat().st_size / 1e6:.1f} MB) is rebuilt by the export command "
+                 "and does not ship." if fp32.is_file() else ""),
               f"- Quantization: `{json.dumps(json.loads((model_dir / 'model.int8.onnx.json').read_text())) if (model_dir / 'model.int8.onnx.json').exists() else 'none'}`",
               "", "## How it was made", "",
               "```",
               "python -m ner.pretrain --data ../shared/data --out work/w2v",
+              *([f"python -m ner.selftrain --model runs/{cfg['name'].removesuffix('-st')}/onnx --chars 1500000 "
+                 "--out work/pseudo.jsonl   # labels from the first run"] if args.get("extra") else []),
               f"python -m ner.train --data ../shared/data --w2v work/w2v --out runs/{cfg['name']} "
               f"--epochs {args.get('epochs')} --seed {args.get('seed')}"
               + (f" --corpora {' '.join(args['corpora'])}" if args.get("corpora") else "")
-              + (f" --lexicons {' '.join(args['lexicons'])}" if args.get("lexicons") else ""),
+              + (f" --lexicons {' '.join(args['lexicons'])}" if args.get("lexicons") else "")
+              + (f" --extra {' '.join(args['extra'])}" if args.get("extra") else "")
+              + (f" --hidden {args['hidden']}" if args.get("hidden") else ""),
               f"python -m ner.export --run runs/{cfg['name']} --out runs/{cfg['name']}/onnx --data ../shared/data",
               f"python -m ner.card runs/{cfg['name']}/onnx --data ../shared/data --ship models/{cfg['name']}",
               "```", "",
@@ -96,7 +103,7 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
               f"({tr.get('train_chars', 0):,} characters), {tr.get('dev_sentences')} MSRA-train sentences held out as dev; "
               f"best dev F1 {pct(tr.get('best_dev_f1'))}.",
               f"- Training time {tr.get('train_seconds', 0) / 60:.0f} min on {tr.get('hardware')} "
-              "(plus about 15 min of word2vec pre-training on the same CPU).", ""]
+              "(plus 19 min of word2vec pre-training on the same CPU, shared with other work).", ""]
     hist = tr.get("history", [])
     if hist:
         lines += ["| epoch | dev P | dev R | dev F1 | seconds |", "|---|---|---|---|---|"]
