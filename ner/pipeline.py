@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +57,10 @@ class Recognizer:
         lexicon = Lexicon.load(spec.file(spec.lexicon_file)) if spec.lexicon_file else None
         self.featurize = Featurizer(bigrams, lexicon)
         self.splitter = LocOrgSplitter.from_spec(spec, self.tokenizer)
-        model_file = spec.model_file if precision == "int8" or not spec.fp32_file else spec.fp32_file
+        if precision == "fp32" and not spec.fp32_file:
+            raise ModelError(f"{spec.path.name!r} ships only its INT8 graph; rebuild the FP32 one with "
+                             f"python -m ner.export (see its README.md) or use precision='int8'.")
+        model_file = spec.fp32_file if precision == "fp32" else spec.model_file
         self.model_path = spec.file(model_file)
         try:
             self.session = create_session(self.model_path, providers=providers, threads=threads,
@@ -69,7 +71,6 @@ class Recognizer:
                              f"Re-export it with python -m ner.export.") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.window = spec.max_length - (2 if spec.special_tokens else 0)
-        self._lock = threading.Lock()
         self._check()
 
     def _check(self) -> None:
@@ -137,13 +138,13 @@ class Recognizer:
         if not todo:
             return results
         encs = dict(zip(todo, self.tokenizer.encode_batch([texts[i] for i in todo])))
-        windows = []  # (text index, first token, end token)
+        windows = []  # (text index, first token, end token, first kept token, end kept token)
         for i in todo:
             e = encs[i]
             windows.extend((i, *w) for w in split_windows(texts[i], e.starts, e.ends, self.window))
         # length buckets: similar lengths share a batch, so little padding is computed
         windows.sort(key=lambda w: w[2] - w[1])
-        found: dict[int, list[tuple[int, int, str, float]]] = {i: [] for i in todo}
+        found: dict[int, list[tuple]] = {i: [] for i in todo}  # (start, end, label, score, token a, token b)
         for k in range(0, len(windows), self.batch_size):
             chunk = windows[k : k + self.batch_size]
             rows = [encs[i].ids[a:b] for i, a, b, _, _ in chunk]

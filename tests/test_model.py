@@ -61,7 +61,16 @@ def test_batch_equals_single_on_the_real_model(rec):
     assert rec.recognize_batch(texts) == [rec.recognize(t) for t in texts]
 
 
+def test_fp32_needs_the_fp32_graph(rec):
+    if rec.spec.fp32_file:
+        pytest.skip("this model ships its FP32 graph")
+    with pytest.raises(ner.ModelError, match="only its INT8 graph"):
+        ner.Recognizer(ner.EMBEDDED_MODEL, precision="fp32")
+
+
 def test_int8_and_fp32_mostly_agree(rec):
+    if not rec.spec.fp32_file:
+        pytest.skip("the shipped model has no FP32 graph (the model card gives both scores)")
     fp32 = ner.load(ner.EMBEDDED_MODEL, precision="fp32")
     a = {(i, e.start, e.end, e.label) for i, t in enumerate(EXAMPLES) for e in rec.recognize(t)}
     b = {(i, e.start, e.end, e.label) for i, t in enumerate(EXAMPLES) for e in fp32.recognize(t)}
