@@ -41,6 +41,32 @@ No corpus or raw text ships with the model; only learned weights, the vocabulary
 """
 
 
+def train_command(args: dict) -> str:
+    """The ``python -m ner.train`` command line that ``args`` (as recorded by training) stands for."""
+    cmd = f"python -m ner.train --data ../shared/data --w2v work/w2v --out {args.get('out')}"
+    for flag in ("corpora", "lexicons", "extra"):
+        if args.get(flag):
+            cmd += f" --{flag} {' '.join(args[flag])}"
+    if args.get("assets") and args["assets"] != "None":
+        cmd += f" --assets {args['assets']}"
+    return cmd + f" --epochs {args.get('epochs')} --hidden {args.get('hidden')} --seed {args.get('seed')}"
+
+
+def recipe(name: str, args: dict) -> list[str]:
+    """Every command that made the model, from the raw data to ``models/NAME``."""
+    run = args.get("out", f"runs/{name}")
+    lines = ["python -m ner.pretrain --data ../shared/data --out work/w2v"]
+    if args.get("extra"):  # self-training: a first model labels raw text for the second
+        first = str(Path(args.get("assets", f"runs/{name}/assets")).parent)
+        lines += [f"python -m ner.train --data ../shared/data --w2v work/w2v --out {first} --epochs 8 --hidden "
+                  f"{args.get('hidden')} --seed {args.get('seed')}   # first model",
+                  f"python -m ner.export --run {first} --out {first}/onnx --data ../shared/data",
+                  f"python -m ner.selftrain --model {first}/onnx --chars 1500000 --out {' '.join(args['extra'])}"]
+    return lines + [train_command(args),
+                    f"python -m ner.export --run {run} --out {run}/onnx --data ../shared/data --name {name}",
+                    f"python -m ner.card {run}/onnx --data ../shared/data --ship models/{name}"]
+
+
 def pct(x) -> str:
     return f"{100 * x:.2f}" if isinstance(x, (int, float)) else "–"
 
@@ -67,7 +93,7 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
                      f"{pct(pt.get('ORG', {}).get('f1'))} |")
     lines += ["", "Reproduce: `python -m ner.evaluate ../shared/data/msra/test.tsv --model "
               f"models/{cfg['name']}` and the same with `../shared/data/weibo/dev.tsv`; the FP32 row needs the FP32 "
-              f"graph, which does not ship (size): `python -m ner.evaluate ... --model runs/{cfg['name']}/onnx --precision fp32` "
+              f"graph, which does not ship (size): `python -m ner.evaluate ... --model {args.get('out')}/onnx --precision fp32` "
               "after the export command below.", "",
               "## Architecture", "",
               f"- {cfg.get('architecture')}: character embedding (128, word2vec-initialised, fine-tuned), "
@@ -87,17 +113,7 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
               f"- Quantization: `{json.dumps(json.loads((model_dir / 'model.int8.onnx.json').read_text())) if (model_dir / 'model.int8.onnx.json').exists() else 'none'}`",
               "", "## How it was made", "",
               "```",
-              "python -m ner.pretrain --data ../shared/data --out work/w2v",
-              *([f"python -m ner.selftrain --model runs/{cfg['name'].removesuffix('-st')}/onnx --chars 1500000 "
-                 "--out work/pseudo.jsonl   # labels from the first run"] if args.get("extra") else []),
-              f"python -m ner.train --data ../shared/data --w2v work/w2v --out runs/{cfg['name']} "
-              f"--epochs {args.get('epochs')} --seed {args.get('seed')}"
-              + (f" --corpora {' '.join(args['corpora'])}" if args.get("corpora") else "")
-              + (f" --lexicons {' '.join(args['lexicons'])}" if args.get("lexicons") else "")
-              + (f" --extra {' '.join(args['extra'])}" if args.get("extra") else "")
-              + (f" --hidden {args['hidden']}" if args.get("hidden") else ""),
-              f"python -m ner.export --run runs/{cfg['name']} --out runs/{cfg['name']}/onnx --data ../shared/data",
-              f"python -m ner.card runs/{cfg['name']}/onnx --data ../shared/data --ship models/{cfg['name']}",
+              *recipe(cfg["name"], args),
               "```", "",
               f"- Seed {args.get('seed')}; {tr.get('train_sentences', '?'):,} training sentences "
               f"({tr.get('train_chars', 0):,} characters), {tr.get('dev_sentences')} MSRA-train sentences held out as dev; "
