@@ -43,18 +43,19 @@ def viterbi(emissions: np.ndarray, lengths: np.ndarray, crf: CRF) -> np.ndarray:
     if seq_len == 0 or batch == 0:
         return paths
     trans = crf.transitions[None].astype(np.float64)
-    back = np.zeros(em.shape, dtype=np.int64)
+    num_tags = em.shape[2]
+    scores = np.empty((seq_len, batch, num_tags, num_tags))  # scores[t, b, i, j]: tag i at t-1, j at t
     last = np.zeros(batch, dtype=np.int64)          # best final tag of each row
     ending = _rows_ending(lengths, seq_len)
     delta = crf.start + em[:, 0]
     for t in range(seq_len):
         if t:
-            scores = delta[:, :, None] + trans
-            back[:, t] = scores.argmax(1)
-            delta = scores.max(1) + em[:, t]
+            np.add(delta[:, :, None], trans, out=scores[t])
+            delta = scores[t].max(1) + em[:, t]
         if t in ending:
             rows = ending[t]
             last[rows] = (delta[rows] + crf.end).argmax(1)
+    back = scores.argmax(2).transpose(1, 0, 2)  # (batch, seq, tags): best previous tag, all steps at once
     rows = np.arange(batch)
     cur = last.copy()
     for t in range(seq_len - 1, -1, -1):
@@ -67,45 +68,48 @@ def viterbi(emissions: np.ndarray, lengths: np.ndarray, crf: CRF) -> np.ndarray:
     return paths
 
 
+def _reverse_index(lengths: np.ndarray, seq_len: int) -> np.ndarray:
+    """``idx[b, t]``: position ``t`` read backwards within row ``b``'s length (padding stays put)."""
+    pos = np.arange(seq_len)[None, :]
+    lens = lengths[:, None]
+    return np.where(pos < lens, lens - 1 - pos, pos)
+
+
 def marginals(emissions: np.ndarray, lengths: np.ndarray, crf: CRF) -> np.ndarray:
     """``P(tag_t = k | text)`` under the CRF, ``(batch, seq_len, num_tags)`` (forward-backward).
 
-    Runs in probability space, each step renormalised, which is exact for
-    per-position marginals.  Each row's products are separate matrix-vector
-    products, so a row's result does not depend on its batch-mates (bit for bit).
+    The backward pass is a forward pass over each row reversed within its
+    length, with transposed transitions, so both run in one loop as a stack of
+    ``2 * batch`` rows, each step one stacked vector-matrix product, in
+    probability space, renormalised every ``RENORM`` steps.  Every row is its
+    own product; BLAS may still round the last bit differently for different
+    memory layouts, which is why the pipeline rounds scores to 6 decimals.
     """
     em = np.asarray(emissions, dtype=np.float64)
     batch, seq_len, num_tags = em.shape
-    out = np.zeros(em.shape)
     if seq_len == 0 or batch == 0:
-        return out
+        return np.zeros(em.shape)
     lengths = np.asarray(lengths, dtype=np.int64)
-    e = np.exp(em - em.max(-1, keepdims=True))[:, :, None, :]   # (batch, seq, 1, tags): row vectors
+    e = np.exp(em - em.max(-1, keepdims=True))
+    rev = _reverse_index(lengths, seq_len)
+    e_rev = np.take_along_axis(e, rev[:, :, None], 1)
     a = np.exp(crf.transitions - crf.transitions.max())
-    a_t = np.ascontiguousarray(a.T)
-    # Renormalising every RENORM steps is enough: one step shrinks the mass by at most
-    # min(a) (the emission factor of the best tag is 1), far from float64's range.
-    alpha = np.empty_like(e)
-    cur = np.exp(crf.start - crf.start.max()) * e[:, 0]
-    alpha[:, 0] = cur / cur.sum(-1, keepdims=True)
+    mats = np.concatenate([np.broadcast_to(a, (batch, num_tags, num_tags)),
+                           np.broadcast_to(np.ascontiguousarray(a.T), (batch, num_tags, num_tags))])
+    emit = np.concatenate([e, e_rev])[:, :, None, :]                      # (2B, T, 1, K)
+    pre = np.empty_like(emit)   # before the step's emission: forward rows use it
+    post = np.empty_like(emit)  # after it: backward rows use it
+    pre[:batch, 0, 0] = np.exp(crf.start - crf.start.max())
+    pre[batch:, 0, 0] = np.exp(crf.end - crf.end.max())
+    np.multiply(pre[:, 0], emit[:, 0], out=post[:, 0])
     for t in range(1, seq_len):
-        cur = (alpha[:, t - 1] @ a) * e[:, t]
+        np.matmul(post[:, t - 1], mats, out=pre[:, t])
         if t % RENORM == 0:
-            cur /= cur.sum(-1, keepdims=True)
-        alpha[:, t] = cur
-    beta = np.empty_like(e)
-    end = np.exp(crf.end - crf.end.max())
-    ending = _rows_ending(lengths, seq_len)
-    cur = np.broadcast_to(end, (batch, 1, num_tags)).copy()
-    for t in range(seq_len - 1, -1, -1):
-        if t < seq_len - 1:
-            cur = (e[:, t + 1] * beta[:, t + 1]) @ a_t
-            if t % RENORM == 0:
-                cur /= cur.sum(-1, keepdims=True)
-        if t in ending:
-            cur[ending[t]] = end / end.sum()
-        beta[:, t] = cur
-    g = (alpha * beta)[:, :, 0, :]
+            pre[:, t] /= pre[:, t].sum(-1, keepdims=True)
+        np.multiply(pre[:, t], emit[:, t], out=post[:, t])
+    # P(tag_t) ∝ forward mass arriving at t (before t's emission) × backward mass from t on (with it)
+    back = np.take_along_axis(post[batch:, :, 0], rev[:, :, None], 1)
+    g = pre[:batch, :, 0] * back
     g /= g.sum(-1, keepdims=True)
     g[np.arange(seq_len)[None, :] >= lengths[:, None]] = 0.0
     return g

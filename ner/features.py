@@ -114,8 +114,10 @@ class Lexicon:
             return feats.reshape(n, -1)
         # every candidate window of every entry length, looked up in one searchsorted
         hashes = np.concatenate(list(_hashes_by_length(ids, lengths)))
-        starts = np.concatenate([np.arange(n - length + 1) for length in lengths])
-        lens = np.concatenate([np.full(n - length + 1, length) for length in lengths])
+        counts = n - np.asarray(lengths) + 1
+        first = np.cumsum(counts) - counts
+        starts = np.arange(len(hashes)) - np.repeat(first, counts)
+        lens = np.repeat(lengths, counts)
         slot = _filter_slot(hashes)
         maybe = np.nonzero((self._filter[slot >> np.uint64(3)] >> (slot & np.uint64(7)).astype(np.uint8)) & 1)[0]
         pos = np.minimum(np.searchsorted(self.keys, hashes[maybe]), len(self.keys) - 1)

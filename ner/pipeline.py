@@ -164,7 +164,8 @@ class Recognizer:
             spans = _drop_overlaps(sorted(found[i]))
             if self.splitter:
                 spans = self.splitter(text, encs[i].ids, spans)
-            results[i] = [Entity(s, e, label, text[s:e], min(1.0, max(0.0, score)))
+            # 6 decimals: the last bits of a marginal may differ with the batch's memory layout
+            results[i] = [Entity(s, e, label, text[s:e], round(min(1.0, max(0.0, score)), 6))
                           for s, e, label, score, _, _ in spans if e > s]
         return results
 

@@ -40,14 +40,16 @@ def build_tokenizer(vocab: dict[str, int], *, nfkc: bool = True, lowercase: bool
         raise ValueError(f"split must be 'char' or 'bert', not {split!r}")
     tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
     steps = [normalizers.NFKC()] if nfkc else []
-    steps.append(normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+    # "char" isolates every CJK character itself (below), so BERT's spacing around them is not needed
+    steps.append(normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=split == "bert",
                                             strip_accents=False if nfkc else None, lowercase=lowercase))
     tok.normalizer = normalizers.Sequence(steps)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     if split == "char":
         pattern = "[^0-9a-z]" if lowercase else "[^0-9A-Za-z]"
         tok.pre_tokenizer = pre_tokenizers.Sequence(
-            [pre_tokenizers.BertPreTokenizer(), pre_tokenizers.Split(Regex(pattern), behavior="isolated")])
+            [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(pattern), behavior="isolated")])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     return tok
 
 
