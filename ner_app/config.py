@@ -15,6 +15,7 @@ class Settings:
     max_chars: int = 100_000
     max_texts: int = 64
     queue_size: int = 64
+    engine_slots: int = 2
     max_body_bytes: int = 8 * 1024 * 1024
     host: str = "127.0.0.1"
     port: int = 7860
@@ -31,6 +32,7 @@ class Settings:
             max_chars=max_chars,
             max_texts=_int(env, "NER_MAX_TEXTS", cls.max_texts),
             queue_size=_int(env, "NER_QUEUE_SIZE", cls.queue_size),
+            engine_slots=_int(env, "NER_ENGINE_SLOTS", cls.engine_slots),
             max_body_bytes=max(_int(env, "NER_MAX_BODY_BYTES", cls.max_body_bytes), body_floor),
             host=env.get("GRADIO_SERVER_NAME") or cls.host,
             port=_int(env, "GRADIO_SERVER_PORT", cls.port),

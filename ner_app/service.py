@@ -5,6 +5,7 @@ import atexit
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,31 @@ log = logging.getLogger(__name__)
 
 #: Export folders older than this are removed when new ones are written.
 EXPORT_TTL_S = 3600
+
+
+class EngineGate:
+    """A recognizer that at most ``slots`` threads use at once; the others wait their turn.
+
+    The engine already uses every core for one call, so more concurrent calls
+    only add memory: each running call holds its own buffers (ONNX Runtime's
+    arena, numpy temporaries, a malloc arena per thread) and a server under
+    load would grow with the number of callers.
+    """
+
+    def __init__(self, recognizer, slots: int = 2):
+        self._rec = recognizer
+        self._gate = threading.BoundedSemaphore(slots)
+
+    def __getattr__(self, name):  # name, labels, spec... of the wrapped recognizer
+        return getattr(self._rec, name)
+
+    def recognize(self, text: str) -> list[ner.Entity]:
+        with self._gate:
+            return self._rec.recognize(text)
+
+    def recognize_batch(self, texts: list[str]) -> list[list[ner.Entity]]:
+        with self._gate:
+            return self._rec.recognize_batch(texts)
 
 
 class NerService:

@@ -115,7 +115,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def run(url: str, pid: int | None, clients: int, seconds: float, max_requests: int, n_texts: int,
-        use_gradio: bool) -> dict:
+        use_gradio: bool, warmup_s: float = 20.0) -> dict:
     if not is_loopback(url):
         raise SystemExit(f"refusing to load {url}: this load test only targets loopback addresses")
     texts = make_texts(n_texts)
@@ -126,10 +126,10 @@ def run(url: str, pid: int | None, clients: int, seconds: float, max_requests: i
             r = http.post(f"{url}/api/v1/ner", json={"text": t})
             r.raise_for_status()
             reference[i] = canon(r.json()["entities"])
-    # warm-up: a short concurrent burst, then the baseline memory
+    # warm-up: the same load for warmup_s seconds, then the baseline memory
     warm = Stats()
-    burst = threading.Semaphore(clients * 5)
-    threads = [threading.Thread(target=client_loop, args=(url, texts, reference, warm, time.monotonic() + 30,
+    burst = threading.Semaphore(max_requests)
+    threads = [threading.Thread(target=client_loop, args=(url, texts, reference, warm, time.monotonic() + warmup_s,
                                                           burst, 1000 + k, use_gradio)) for k in range(clients)]
     [t.start() for t in threads]
     [t.join() for t in threads]
@@ -141,6 +141,11 @@ def run(url: str, pid: int | None, clients: int, seconds: float, max_requests: i
     threads = [threading.Thread(target=client_loop, args=(url, texts, reference, stats, deadline, budget, k,
                                                           use_gradio)) for k in range(clients)]
     [t.start() for t in threads]
+    samples = []
+    while any(t.is_alive() for t in threads):  # memory every 10 s, to see whether it levels off
+        time.sleep(min(10.0, max(0.1, deadline - time.monotonic())))
+        if pid:
+            samples.append(round(rss_mib(pid) or 0, 1))
     [t.join() for t in threads]
     elapsed = time.monotonic() - t0
     rss_end = rss_mib(pid) if pid else None
@@ -154,7 +159,8 @@ def run(url: str, pid: int | None, clients: int, seconds: float, max_requests: i
         "p99_ms": round(pct(all_lat, 0.99), 1),
         "by_endpoint": {k: {"requests": len(v), "p50_ms": round(pct(v, 0.5), 1), "p95_ms": round(pct(v, 0.95), 1)}
                         for k, v in stats.latencies.items()},
-        "rss_mib": {"start": rss_start, "after_warmup": rss_warm, "end": rss_end},
+        "rss_mib": {"start": rss_start, "after_warmup": rss_warm, "end": rss_end, "every_10s": samples},
+        "warmup_s": warmup_s, "warmup_requests": warm.requests,
         "error_samples": (warm.errors + stats.errors)[:5], "mismatch_samples": (warm.mismatches + stats.mismatches)[:5],
     }
     if rss_warm and rss_end:
@@ -171,13 +177,16 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--max-requests", type=int, default=20_000)
     ap.add_argument("--texts", type=int, default=60)
+    ap.add_argument("--warmup", type=float, default=20, help="seconds of the same load before the memory baseline")
     ap.add_argument("--no-gradio", action="store_true", help="REST only (skip the gradio_client /extract calls)")
     args = ap.parse_args(argv)
     if args.url:
-        res = run(args.url, args.pid, args.clients, args.seconds, args.max_requests, args.texts, not args.no_gradio)
+        res = run(args.url, args.pid, args.clients, args.seconds, args.max_requests, args.texts, not args.no_gradio,
+                  args.warmup)
     else:
         with running_server(args.model) as (url, proc):
-            res = run(url, proc.pid, args.clients, args.seconds, args.max_requests, args.texts, not args.no_gradio)
+            res = run(url, proc.pid, args.clients, args.seconds, args.max_requests, args.texts, not args.no_gradio,
+                      args.warmup)
     print(json.dumps(res, ensure_ascii=False, indent=1))
     return 0 if res["errors"] == 0 and res["mismatches"] == 0 else 1
 

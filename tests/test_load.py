@@ -9,7 +9,8 @@ import load_test  # noqa: E402
 
 
 def test_concurrent_clients_get_their_own_results(server_url):
-    res = load_test.run(server_url, None, clients=8, seconds=6, max_requests=400, n_texts=24, use_gradio=True)
+    res = load_test.run(server_url, None, clients=8, seconds=6, max_requests=400, n_texts=24, use_gradio=True,
+                       warmup_s=2)
     assert res["requests"] > 0
     assert res["errors"] == 0, res["error_samples"]
     assert res["mismatches"] == 0, res["mismatch_samples"]
