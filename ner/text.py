@@ -20,15 +20,3 @@ def fold_text(text: str) -> str:
         return text.lower()
     return "".join(fold_char(c) for c in text)
 
-
-def is_cjk(ch: str) -> bool:
-    """True for CJK ideographs (the characters BERT tokenizers split one by one)."""
-    cp = ord(ch)
-    return (
-        0x4E00 <= cp <= 0x9FFF
-        or 0x3400 <= cp <= 0x4DBF
-        or 0x20000 <= cp <= 0x2A6DF
-        or 0x2A700 <= cp <= 0x2CEAF
-        or 0xF900 <= cp <= 0xFAFF
-        or 0x2F800 <= cp <= 0x2FA1F
-    )

@@ -23,7 +23,7 @@ from ._optional import require
 from .data import DEFAULT_DATA, Example, load_corpus
 from .decode import CRF, spans_to_tags, tags_to_spans, viterbi
 from .features import BigramTable, Featurizer, build_lexicon
-from .text import fold_char, is_cjk
+from .text import fold_char
 from .tokenizer import SPECIAL_TOKENS, TextTokenizer
 
 log = logging.getLogger(__name__)
