@@ -168,3 +168,27 @@ def test_decode_text_prefers_utf8_then_gb18030():
 def test_header_escapes_the_model_name():
     html = view.header_html("T", "<b>x</b>", {"PER": "#FF5E5E"})
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+def test_server_binds_loopback_unless_told_otherwise():
+    assert Settings.from_env({}).host == "127.0.0.1"
+    assert Settings.from_env({}).port == 7860
+    assert Settings.from_env({"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8080"}).host == "0.0.0.0"
+
+
+def test_bad_settings_name_the_variable():
+    import pytest
+
+    with pytest.raises(ValueError, match="NER_MAX_CHARS"):
+        Settings.from_env({"NER_MAX_CHARS": "lots"})
+    with pytest.raises(ValueError, match="NER_ENGINE_SLOTS"):
+        Settings.from_env({"NER_ENGINE_SLOTS": "0"})
+
+
+def test_engine_gate_passes_calls_through(toy):
+    from ner_app.service import EngineGate
+
+    gate = EngineGate(toy, slots=1)
+    assert gate.name == toy.name and gate.labels == toy.labels
+    assert gate.recognize("北京") == toy.recognize("北京")
+    assert gate.recognize_batch(["北京", "上海"]) == toy.recognize_batch(["北京", "上海"])
