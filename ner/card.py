@@ -113,7 +113,8 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
               f"- Quantization: `{json.dumps(json.loads((model_dir / 'model.int8.onnx.json').read_text())) if (model_dir / 'model.int8.onnx.json').exists() else 'none'}`",
               "", "## How it was made", "",
               "```",
-              *recipe(cfg["name"], args),
+              *((model_dir / "recipe.txt").read_text(encoding="utf-8").strip().splitlines()
+                if (model_dir / "recipe.txt").exists() else recipe(cfg["name"], args)),
               "```", "",
               f"- Seed {args.get('seed')}; {tr.get('train_sentences', '?'):,} training sentences "
               f"({tr.get('train_chars', 0):,} characters), {tr.get('dev_sentences')} MSRA-train sentences held out as dev; "
