@@ -56,7 +56,7 @@ class Recognizer:
         bigrams = BigramTable(np.load(spec.file(spec.bigrams_file)), len(self.tokenizer)) if spec.bigrams_file else None
         lexicon = Lexicon.load(spec.file(spec.lexicon_file)) if spec.lexicon_file else None
         self.featurize = Featurizer(bigrams, lexicon)
-        self.splitter = LocOrgSplitter.from_spec(spec, self.tokenizer)
+        self.splitter = LocOrgSplitter.from_spec(spec, self.tokenizer, lexicon)
         if precision == "fp32" and not spec.fp32_file:
             raise ModelError(f"{spec.path.name!r} ships only its INT8 graph; rebuild the FP32 one with "
                              f"python -m ner.export (see its README.md) or use precision='int8'.")

@@ -30,11 +30,11 @@ class LocOrgSplitter:
         self.min_rest, self.loc_bit, self.org_bit = min_rest, loc_bit, org_bit
 
     @classmethod
-    def from_spec(cls, spec, tokenizer) -> "LocOrgSplitter | None":
+    def from_spec(cls, spec, tokenizer, lexicon: Lexicon | None) -> "LocOrgSplitter | None":
+        """The rule as ``config.json`` configures it, over the model's own (already loaded) lexicon."""
         cfg = spec.postprocess.get("split_loc_org")
-        if not cfg or not spec.lexicon_file:
+        if not cfg or lexicon is None:
             return None
-        lexicon = Lexicon.load(spec.file(spec.lexicon_file))
         return cls(lexicon, tokenizer, cfg.get("generic_prefixes", []), cfg.get("min_rest", 3),
                    cfg.get("loc_bit", LOC_BIT), cfg.get("org_bit", ORG_BIT))
 
