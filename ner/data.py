@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,24 +84,55 @@ def read_cluener(path: str | Path) -> list[Example]:
     return examples
 
 
-def load_corpus(name: str, data_dir: Path = DEFAULT_DATA) -> list[Example]:
-    """By name: ``msra-train``, ``msra-test``, ``weibo-train``, ``weibo-dev``, ``cluener``."""
+#: Every corpus by name: its training file, its dev file (``None``: a dev part is held out of
+#: training with a fixed seed) and how many sentences that held-out part has.
+CORPORA = {
+    "msra": ("msra/train.tsv", None, 2000),
+    "cluener": ("cluener/train.jsonl", None, 1000),
+    "weibo": ("weibo/train.tsv", "weibo/dev.tsv", 0),
+    "boson": ("boson/train.tsv", None, 800),
+    "aishell": ("aishell/train.tsv", None, 1000),
+    "resume": ("resume/train.tsv", "resume/dev.tsv", 0),
+}
+DEV_SEED = 20261201
+#: MSRA keeps the split the first embedded models were trained with, so its dev part stays unseen by them.
+DEV_SEEDS = {"msra": 1}
+
+
+def train_dev(name: str, data_dir: Path = DEFAULT_DATA) -> tuple[list[Example], list[Example]]:
+    """``(train, dev)`` of a corpus in :data:`CORPORA`; a held-out dev part never overlaps train."""
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r}; choose from {sorted(CORPORA)}")
     data_dir = Path(data_dir)
-    table = {
-        "msra-train": lambda: read_bio_tsv(data_dir / "msra" / "train.tsv"),
-        "msra-test": lambda: read_bio_tsv(data_dir / "msra" / "test.tsv"),
-        "weibo-train": lambda: read_bio_tsv(data_dir / "weibo" / "train.tsv", weibo=True),
-        "weibo-dev": lambda: read_bio_tsv(data_dir / "weibo" / "dev.tsv", weibo=True),
-        "cluener": lambda: read_cluener(data_dir / "cluener" / "train.jsonl"),
-    }
-    if name not in table:
-        raise ValueError(f"unknown corpus {name!r}; choose from {sorted(table)}")
-    return table[name]()
+    train_file, dev_file, n_dev = CORPORA[name]
+    train = read_any(data_dir / train_file)
+    if dev_file:
+        return train, read_any(data_dir / dev_file)
+    order = list(range(len(train)))
+    random.Random(DEV_SEEDS.get(name, DEV_SEED)).shuffle(order)
+    held = set(order[:n_dev])
+    return [ex for i, ex in enumerate(train) if i not in held], [train[i] for i in sorted(held)]
 
 
-def read_any(path: str | Path) -> list[Example]:
-    """A file by its format: Weibo-style ``.tsv`` (detected by its digits), BIO ``.tsv`` or CLUENER ``.jsonl``."""
+def load_corpus(name: str, data_dir: Path = DEFAULT_DATA) -> list[Example]:
+    """By name: ``msra-test``, or ``CORPUS-train`` / ``CORPUS-dev`` for every corpus in :data:`CORPORA`
+    (``weibo-dev`` and ``resume-dev`` are the published dev files, the others held-out parts)."""
+    if name == "msra-test":
+        return read_bio_tsv(Path(data_dir) / "msra" / "test.tsv")
+    corpus, _, split = name.rpartition("-")
+    if corpus not in CORPORA or split not in ("train", "dev"):
+        names = ["msra-test"] + [f"{c}-{s}" for c in CORPORA for s in ("train", "dev")]
+        raise ValueError(f"unknown corpus {name!r}; choose from {names}")
+    train, dev = train_dev(corpus, data_dir)
+    return train if split == "train" else dev
+
+
+def read_any(path: str | Path, data_dir: Path = DEFAULT_DATA) -> list[Example]:
+    """A file by its format: Weibo-style ``.tsv`` (detected by its digits), BIO ``.tsv`` or CLUENER ``.jsonl``;
+    or a corpus split by name (``boson-dev``, see :func:`load_corpus`) when no such file exists."""
     path = Path(path)
+    if not path.exists() and "/" not in str(path) and "-" in str(path):
+        return load_corpus(str(path), data_dir)
     if path.suffix == ".jsonl":
         return read_cluener(path)
     with open(path, encoding="utf-8") as fh:

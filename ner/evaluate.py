@@ -1,8 +1,12 @@
 """Score a model on an annotated file: entity-level precision, recall and F1 (exact span and type).
 
     python -m ner.evaluate ../shared/data/msra/test.tsv [--model DIR] [--precision int8|fp32]
+    python -m ner.evaluate msra-test weibo-dev boson-dev aishell-dev resume-dev cluener-dev
 
-Prints one JSON object: precision, recall, f1, per_type, sentences, seconds.
+Each argument is a file or a corpus split by name (``boson-dev``: the dev part held out of
+training with a fixed seed, see ``ner.data.CORPORA``).  One file prints one JSON object:
+precision, recall, f1, per_type, sentences, seconds; several print
+``{"sets": {name: result}, "macro": {...}}`` with the macro-average of their P/R/F1.
 Weibo files are mapped to PER/LOC/ORG as the data README says (named mentions only).
 """
 from __future__ import annotations
@@ -14,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .data import Example, read_any
+from .data import DEFAULT_DATA, Example, read_any
 
 
 def score(gold: list[Example], predicted: list[list[tuple[int, int, str]]]) -> dict:
@@ -41,8 +45,14 @@ def score(gold: list[Example], predicted: list[list[tuple[int, int, str]]]) -> d
     return out
 
 
-def evaluate(path: str | Path, recognizer, batch_size: int = 64) -> dict:
-    examples = read_any(path)
+def macro(results: dict[str, dict]) -> dict:
+    """The unweighted mean of each set's precision, recall and F1."""
+    n = len(results) or 1
+    return {k: round(sum(r[k] for r in results.values()) / n, 4) for k in ("precision", "recall", "f1")}
+
+
+def evaluate(path: str | Path, recognizer, batch_size: int = 64, data_dir: Path = DEFAULT_DATA) -> dict:
+    examples = read_any(path, data_dir)
     t0 = time.perf_counter()
     predicted = []
     for i in range(0, len(examples), batch_size):
@@ -59,17 +69,25 @@ def main(argv=None) -> None:
     import ner
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("path", type=Path)
+    ap.add_argument("paths", nargs="+", help="annotated files or corpus splits by name (boson-dev, msra-test)")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="corpora folder for splits given by name")
     ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     args = ap.parse_args(argv)
-    if not args.path.is_file():
-        sys.exit(f"error: {args.path} is not a file")
     rec = ner.load(args.model, precision=args.precision)
-    result = evaluate(args.path, rec)
-    result["model"] = rec.name
-    result["precision_mode"] = args.precision
-    print(json.dumps(result, ensure_ascii=False))
+    results = {}
+    for path in args.paths:
+        try:
+            results[path] = evaluate(path, rec, data_dir=args.data)
+        except (OSError, ValueError) as exc:
+            sys.exit(f"error: {path}: {exc}")
+    if len(results) == 1:
+        out = next(iter(results.values()))
+    else:
+        out = {"sets": results, "macro": macro(results)}
+    out["model"] = rec.name
+    out["precision_mode"] = args.precision
+    print(json.dumps(out, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,17 @@ RAW_SOURCES = {
     "drcd": ["encyclopedic_drcd_t2s.txt.gz"],
     "reviews": ["reviews_chinesenlpcorpus.txt.gz"],
     "law": ["legal_lawrefbook.txt.gz"],
+    # modern text, 2010-2026 (shared/data/README.md): internal training use only
+    "weibo-hotsearch": ["social_weibo_hotsearch.txt.gz"],
+    "weibo-ced": ["social_weibo_ced.txt.gz"],
+    "weibo-2020": ["social_weibo_2020.txt.gz"],
+    "zhihu": ["social_zhihu_hotquestions.txt.gz"],
+    "qqnews": ["news_qqnews.txt.gz"],
+    "toutiao": ["news_toutiao_tnews.txt.gz"],
+    "finre": ["news_finance_finre.txt.gz"],
+    "iflytek": ["encyclopedic_apps_iflytek.txt.gz"],
+    "kdconv": ["dialogue_kdconv.txt.gz"],
+    "squad-zh": ["encyclopedic_squad_zh_translated.txt.gz"],
 }
 
 

@@ -1,10 +1,13 @@
 """Train the embedded model: char + bigram + lexicon BiLSTM-CRF, on CPU (or a GPU when present).
 
     python -m ner.train --data ../shared/data --w2v work/w2v --out runs/cbl \
-        [--corpora msra cluener weibo] [--lexicons per loc org jieba] [--epochs 8] [--seed 1]
+        [--corpora msra cluener weibo boson aishell resume] [--weights aishell=0.5 boson=2] \
+        [--lexicons per loc org jieba] [--epochs 8] [--seed 1] [--init models/zh-ner-lite]
 
-Every epoch ends with a dev score and a checkpoint (``last.pt``); run the same
-command again to resume a stopped run.  ``best.pt`` keeps the best dev epoch.
+Every epoch ends with a score on each corpus's dev split and a checkpoint
+(``last.pt``); run the same command again to resume a stopped run.  ``best.pt``
+keeps the epoch with the best macro-averaged dev F1.  ``--init`` starts from an
+exported model directory (its vocabulary, lexicon and weights) instead of from scratch.
 Then ``python -m ner.export --run runs/cbl --out models/NAME`` writes the ONNX model.
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ._optional import require
-from .data import DEFAULT_DATA, Example, load_corpus
+from .data import CORPORA, DEFAULT_DATA, Example, train_dev
 from .decode import CRF, spans_to_tags, tags_to_spans, viterbi
 from .features import BigramTable, Featurizer, build_lexicon
 from .text import fold_char
@@ -211,6 +214,43 @@ def evaluate_items(net, crf_layer, items, labels, torch, batch_size=64):
     return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
 
 
+def dev_report(net, crf_layer, dev_sets: dict, labels, torch) -> dict:
+    """Each corpus's dev P/R/F1 and their macro-average (``f1`` is the macro F1 used for selection)."""
+    per = {name: evaluate_items(net, crf_layer, items, labels, torch) for name, items in dev_sets.items() if items}
+    n = len(per) or 1
+    out = {k: sum(r[k] for r in per.values()) / n for k in ("precision", "recall", "f1")}
+    out["sets"] = {name: round(r["f1"], 4) for name, r in per.items()}
+    return out
+
+
+def parse_weights(pairs: list[str], corpora: list[str]) -> dict[str, float]:
+    """``["boson=2", "aishell=0.5"]`` -> ``{"boson": 2.0, "aishell": 0.5}``; unknown names are an error."""
+    weights = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in corpora and name != "extra":
+            raise SystemExit(f"error: --weights {pair!r}: expected CORPUS=W with CORPUS one of {corpora + ['extra']}")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"error: --weights {pair!r}: {value!r} is not a number") from None
+        if weights[name] < 0:
+            raise SystemExit(f"error: --weights {pair!r}: a weight cannot be negative")
+    return weights
+
+
+def sample_epoch(items_by_corpus: dict, weights: dict[str, float], rng: random.Random) -> list:
+    """One epoch's items: each corpus repeated ``int(w)`` times plus a random ``w % 1`` part of it."""
+    out = []
+    for name, items in items_by_corpus.items():
+        w = weights.get(name.split(":")[0], 1.0)
+        whole, part = int(w), w - int(w)
+        out.extend(items * whole)
+        if part:
+            out.extend(rng.sample(items, round(part * len(items))))
+    return out
+
+
 # ---------------------------------------------------------------- main
 
 def main(argv=None) -> None:
@@ -218,7 +258,11 @@ def main(argv=None) -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--w2v", default="work/w2v", help="pre-trained vectors from `python -m ner.pretrain` ('' for none)")
     ap.add_argument("--out", type=Path, default=Path("runs/cbl"))
-    ap.add_argument("--corpora", nargs="+", default=["msra", "cluener", "weibo"], choices=["msra", "cluener", "weibo"])
+    ap.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA),
+                    help="annotated corpora to train on (boson is research-use only: leave it out for other uses)")
+    ap.add_argument("--weights", nargs="*", default=[], metavar="CORPUS=W",
+                    help="per-corpus sampling weight per epoch (2 = twice per epoch, 0.5 = a random half)")
+    ap.add_argument("--init", type=Path, help="warm start from an exported model directory (e.g. models/zh-ner-lite)")
     ap.add_argument("--lexicons", nargs="*", default=["per", "loc", "org", "jieba"],
                     choices=["per", "loc", "org", "jieba"])
     ap.add_argument("--extra", nargs="*", default=[], help="more training data: jsonl from `python -m ner.selftrain`")
@@ -245,26 +289,25 @@ def main(argv=None) -> None:
     np.random.seed(args.seed)
     t0 = time.time()
 
-    msra = load_corpus("msra-train", args.data)
-    rng = random.Random(args.seed)
-    rng.shuffle(msra)
-    dev, train = msra[: args.dev_size], msra[args.dev_size :]
-    if "msra" not in args.corpora:
-        train = []
-    if "cluener" in args.corpora:
-        train += load_corpus("cluener", args.data)
-    if "weibo" in args.corpora:
-        train += load_corpus("weibo-train", args.data)
+    weights = parse_weights(args.weights, args.corpora)
+    by_corpus, devs = {}, {}
+    for name in args.corpora:
+        by_corpus[name], devs[name] = train_dev(name, args.data)
     for path in args.extra:  # e.g. self-training data from `python -m ner.selftrain`
         from .selftrain import read_extra
-        train += read_extra(path)
+        by_corpus[f"extra:{Path(path).name}"] = read_extra(path)
+    train = [ex for exs in by_corpus.values() for ex in exs]
+    dev = [ex for exs in devs.values() for ex in exs]
 
     assets = args.out / "assets"
     info_path = args.out / "train_info.json"
     if info_path.exists():
         info = json.loads(info_path.read_text())
     else:
-        if args.assets:  # same inputs as an earlier model: its vectors, vocabulary and lexicon
+        if args.init:  # the inputs of an exported model: its vocabulary, bigram keys and lexicon
+            from .warmstart import copy_assets
+            info = copy_assets(args.init, assets)
+        elif args.assets:  # same inputs as an earlier model: its vectors, vocabulary and lexicon
             import shutil
             shutil.copytree(args.assets, assets, dirs_exist_ok=True)
             info = {k: v for k, v in json.loads((args.assets.parent / "train_info.json").read_text()).items()
@@ -282,12 +325,17 @@ def main(argv=None) -> None:
     lexicon = Lexicon.load(assets / "lexicon.npz") if (assets / "lexicon.npz").exists() else None
     bigrams = BigramTable(np.load(assets / "bigrams.npy"), len(tok))
     feats = Featurizer(bigrams if len(bigrams) > 1 else None, lexicon)
-    train_items = encode_examples(train, tok, feats, label_index, args.max_len)
-    dev_items = encode_examples(dev, tok, feats, label_index, args.max_len)
+    items_by_corpus = {name: encode_examples(exs, tok, feats, label_index, args.max_len)
+                       for name, exs in by_corpus.items()}
+    dev_sets = {name: encode_examples(exs, tok, feats, label_index, args.max_len) for name, exs in devs.items()}
+    train_items = [it for name, its in items_by_corpus.items() for it in its]
+    dev_items = [it for its in dev_sets.values() for it in its]
     log.info("assets ready in %.0fs: %s; %d train / %d dev chunks", time.time() - t0,
              {k: v for k, v in info.items() if k != "args"}, len(train_items), len(dev_items))
 
     bigram_init = np.load(assets / "bigram_init.npy") if (assets / "bigram_init.npy").exists() else None
+    if args.init and bigram_init is None and len(bigrams) > 1:
+        bigram_init = np.zeros((len(bigrams), 50), np.float32)  # shape only; the weights come from --init
     net = TaggerNet(len(tok), len(labels), n_bigrams=len(bigrams) if bigram_init is not None else 0,
                     bigram_dim=bigram_init.shape[1] if bigram_init is not None else 50,
                     lexicon_dim=lexicon.n_features if lexicon else 0, hidden=args.hidden, dropout=args.dropout)
@@ -297,11 +345,15 @@ def main(argv=None) -> None:
         net.bigram.weight.data.copy_(torch.from_numpy(bigram_init))
         net.bigram.weight.requires_grad_(False)  # frozen: unseen bigrams keep their raw-text meaning
     crf = CRFLayer(len(labels))
+    if args.init:
+        from .warmstart import load_into
+        log.info("warm start from %s: %s", args.init, load_into(net, crf, args.init))
     net.to(device)
     crf.to(device)
     params = [p for p in list(net.parameters()) + list(crf.parameters()) if p.requires_grad]
     opt = torch.optim.Adam(params, lr=args.lr)
-    steps_per_epoch = (len(train_items) + args.batch_size - 1) // args.batch_size
+    epoch_size = sum(round(weights.get(name.split(":")[0], 1.0) * len(its)) for name, its in items_by_corpus.items())
+    steps_per_epoch = (epoch_size + args.batch_size - 1) // args.batch_size
     total = steps_per_epoch * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.05, 1 - s / max(1, total)))
 
@@ -315,6 +367,8 @@ def main(argv=None) -> None:
         sched.load_state_dict(ck["sched"])
         start_epoch, best, history = ck["epoch"], ck["best"], ck["history"]
         log.info("resumed after epoch %d (best dev F1 %.4f)", start_epoch, best)
+    elif args.init:
+        log.info("dev before training: %s", dev_report(net, crf, dev_sets, labels, torch))
 
     step = 0
     for epoch in range(start_epoch, args.epochs):
@@ -322,8 +376,9 @@ def main(argv=None) -> None:
         erng = random.Random(args.seed * 1000 + epoch)
         torch.manual_seed(args.seed * 1000 + epoch)
         running, tokens = 0.0, 0
-        for bi, idx in enumerate(make_batches(train_items, args.batch_size, erng, True)):
-            inputs, tags, mask = collate(train_items, idx, torch)
+        epoch_items = sample_epoch(items_by_corpus, weights, erng)
+        for bi, idx in enumerate(make_batches(epoch_items, args.batch_size, erng, True)):
+            inputs, tags, mask = collate(epoch_items, idx, torch)
             inputs = [x.to(device) for x in inputs]
             loss = crf.nll(net(*inputs), tags.to(device), mask.to(device))
             opt.zero_grad()
@@ -339,7 +394,7 @@ def main(argv=None) -> None:
                          running / (bi + 1), tokens / (time.time() - t_epoch))
             if args.max_steps and step >= args.max_steps:
                 break
-        score = evaluate_items(net.cpu(), crf.cpu(), dev_items, labels, torch)
+        score = dev_report(net.cpu(), crf.cpu(), dev_sets, labels, torch)
         net.to(device)
         crf.to(device)
         history.append({"epoch": epoch + 1, "dev": score, "seconds": round(time.time() - t_epoch, 1)})

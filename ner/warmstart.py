@@ -1,0 +1,101 @@
+"""Warm start: read an exported model directory's ONNX weights back into a :class:`TaggerNet`.
+
+Fine-tuning and further training begin from the shipped model instead of from
+scratch.  INT8 tables and matrices are dequantized (``(q - zero_point) * scale``);
+the LSTMs ship in FP32 and come back exactly.  ONNX stores LSTM gates as
+``i, o, f, c`` where PyTorch expects ``i, f, g, o``.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+
+def onnx_weights(model_file: Path) -> dict[str, np.ndarray]:
+    """Every initializer of ``model_file`` in FP32, quantized ones dequantized, by base name."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(model_file)).graph
+    raw = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    out = {}
+    for name, value in raw.items():
+        if name.endswith("_quantized"):
+            base = name[: -len("_quantized")]
+            scale, zero = raw[base + "_scale"], raw[base + "_zero_point"]
+            out[base] = ((value.astype(np.float32) - zero.astype(np.float32)) * scale).astype(np.float32)
+        elif not name.endswith(("_scale", "_zero_point")):
+            out[name] = value
+    lstm = {}
+    for node in graph.node:
+        if node.op_type == "LSTM":
+            which = "bwd" if node.name.startswith("/bwd") else "fwd"
+            lstm[which] = [out[n] for n in node.input[1:4]]
+    out["lstm"] = lstm
+    for node in graph.node:  # the output layer: the MatMul whose weight is a (2*hidden+anchors, tags) matrix
+        if node.op_type in ("MatMul", "MatMulInteger") or node.op_type.startswith("DynamicQuantizeMatMul"):
+            for name in node.input:
+                base = name[: -len("_quantized")] if name.endswith("_quantized") else name
+                if base in out and isinstance(out[base], np.ndarray) and out[base].ndim == 2:
+                    out["out.weight_t"] = out[base]
+    return out
+
+
+def _gates(w: np.ndarray, hidden: int) -> np.ndarray:
+    i, o, f, c = (w[k * hidden : (k + 1) * hidden] for k in range(4))
+    return np.concatenate([i, f, c, o])
+
+
+def load_into(net, crf, model_dir: Path, *, reuse_output: bool = True) -> dict:
+    """Copy ``model_dir``'s weights into ``net`` (a TaggerNet of the same shape) and ``crf``.
+
+    ``reuse_output=False`` keeps ``net.out`` and the CRF freshly initialised, for a new label set.
+    Returns what was loaded, by part.
+    """
+    import torch
+
+    spec_cfg = __import__("json").loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    w = onnx_weights(Path(model_dir) / spec_cfg["model_file"])
+    loaded = {}
+    with torch.no_grad():
+        net.char.weight.copy_(torch.from_numpy(w["net.char.weight"]))
+        loaded["char"] = tuple(w["net.char.weight"].shape)
+        if net.bigram is not None and "net.bigram.weight" in w:
+            net.bigram.weight.copy_(torch.from_numpy(w["net.bigram.weight"]))
+            loaded["bigram"] = tuple(w["net.bigram.weight"].shape)
+        for which in ("fwd", "bwd"):
+            lstm = getattr(net, which)
+            W, R, B = w["lstm"][which]
+            h = lstm.hidden_size
+            lstm.weight_ih_l0.copy_(torch.from_numpy(_gates(W[0][:, : lstm.input_size], h)))
+            lstm.weight_hh_l0.copy_(torch.from_numpy(_gates(R[0], h)))
+            lstm.bias_ih_l0.copy_(torch.from_numpy(_gates(B[0][: 4 * h], h)))
+            lstm.bias_hh_l0.copy_(torch.from_numpy(_gates(B[0][4 * h :], h)))
+            loaded[which] = (4 * h, lstm.input_size)
+        if reuse_output:
+            wt = w["out.weight_t"][: net.out.in_features]
+            net.out.weight.copy_(torch.from_numpy(np.ascontiguousarray(wt.T)))
+            net.out.bias.copy_(torch.from_numpy(w["out.bias"]))
+            crf_file = np.load(Path(model_dir) / spec_cfg["crf_file"])
+            crf.transitions.copy_(torch.from_numpy(crf_file["transitions"]))
+            crf.start.copy_(torch.from_numpy(crf_file["start"]))
+            crf.end.copy_(torch.from_numpy(crf_file["end"]))
+            loaded["out"] = tuple(wt.shape)
+    return loaded
+
+
+def copy_assets(model_dir: Path, assets: Path) -> dict:
+    """The model directory's vocabulary, bigram keys and lexicon as a training run's ``assets/``."""
+    import json
+
+    cfg = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    assets.mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(model_dir) / cfg["vocab_file"], assets / "vocab.txt")
+    info = {"vocab_size": cfg["vocab_size"]}
+    for key, name in (("bigrams_file", "bigrams.npy"), ("lexicon_file", "lexicon.npz")):
+        if cfg.get(key):
+            shutil.copy(Path(model_dir) / cfg[key], assets / name)
+    info["bigrams"] = int(len(np.load(assets / "bigrams.npy"))) if (assets / "bigrams.npy").exists() else 0
+    return info
