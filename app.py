@@ -33,9 +33,10 @@ from pathlib import Path
 import gradio as gr
 
 import ner
-from ner import hub, samples
+from ner import samples
 from ner_app import view
 from ner_app.config import Settings
+from ner_app.model_source import open_model
 from ner_app.rest import create_api
 from ner_app.service import EngineGate, NerService
 
@@ -49,26 +50,6 @@ EXAMPLE_LABELS = ["人物 · 机构 · 地点", "新闻报道", "长篇报告", 
 THEME = gr.themes.Base(primary_hue="cyan", secondary_hue="pink", neutral_hue="slate",
                        font=["system-ui", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", "sans-serif"],
                        font_mono=["ui-monospace", "Consolas", "monospace"])
-
-
-def open_model(value: str | None, **options) -> tuple[ner.Recognizer, str | None]:
-    """The recognizer ``NER_MODEL`` asks for, and a notice when the embedded model stands in for it.
-
-    A ModelScope id is exported on first use and cached; when the hub cannot be
-    reached, the embedded model answers and the notice says why.  A bad local
-    directory, a URL or a path outside the allowed roots is a configuration
-    error: it raises (``ValueError`` / ``ner.ModelError``) and the app does not start.
-    """
-    if not value:
-        return ner.load(ner.EMBEDDED_MODEL, **options), None
-    try:
-        path = hub.resolve_model(value, hub.default_cache_dir())
-    except (hub.HubError, ImportError) as exc:
-        notice = f"{exc}" if isinstance(exc, hub.HubUnavailable) else (
-            f"the model {value!r} could not be fetched ({exc}); the embedded model is used instead.")
-        log.warning("%s", notice)
-        return ner.load(ner.EMBEDDED_MODEL, **options), notice
-    return ner.load(path, **options), None
 
 
 def load_service(settings: Settings) -> NerService:

@@ -15,10 +15,11 @@ import threading
 from pathlib import Path
 
 from .entity import Entity
-from .model_dir import ModelError, read_spec
-from .pipeline import Recognizer
+from .errors import FormatError, HubError, HubUnavailable, ModelError, NerError
+from .recognizer import Recognizer
+from .spec import read_spec
 
-__all__ = ["Entity", "ModelError", "read_spec", "Recognizer", "load", "recognize", "recognize_batch", "default_model_dir",
+__all__ = ["Entity", "NerError", "ModelError", "HubError", "HubUnavailable", "FormatError", "read_spec", "Recognizer", "load", "recognize", "recognize_batch", "default_model_dir",
            "EMBEDDED_MODEL"]
 
 #: The model the project trains and ships.

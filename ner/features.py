@@ -16,6 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+#: The lexicon's bit layout, in one place: one feature bit per type (the model sees these
+#: four), and two bits beyond them that only the LOC/ORG split rule reads.
+LEXICON_TYPES = ("PER", "LOC", "ORG", "WORD")
+TYPE_BITS = {"PER": 1, "LOC": 2, "ORG": 4, "WORD": 8}
+FEATURE_MASK = 15
+PROPER_BIT, COMMON_BIT = 16, 32  # jieba words tagged as proper nouns vs. common words
+
 HASH_BASE = np.uint64(1_000_003)
 FILTER_BITS = 24
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import Lexicon, hash_sequence
+from .features import COMMON_BIT, PROPER_BIT, TYPE_BITS, Lexicon, hash_sequence
 
-LOC_BIT, ORG_BIT, PROPER_BIT, COMMON_BIT = 2, 4, 16, 32
+LOC_BIT, ORG_BIT = TYPE_BITS["LOC"], TYPE_BITS["ORG"]
 
 
 class LocOrgSplitter:

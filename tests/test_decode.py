@@ -3,7 +3,8 @@ import itertools
 import numpy as np
 import pytest
 
-from ner.decode import CRF, marginals, spans_to_tags, tags_to_spans, viterbi
+from ner.crf import CRF, marginals, viterbi
+from ner.tags import spans_to_tags, tags_to_spans
 
 
 def brute_force(em, crf, length):
@@ -83,7 +84,7 @@ def test_unknown_scheme_is_refused():
 
 @pytest.mark.parametrize("scheme", ["BIO", "BIOES"])
 def test_tag_codes_match_tags_to_spans(scheme):
-    from ner.decode import TagCodes
+    from ner.tags import TagCodes
 
     labels = ["O"] + [f"{p}-{t}" for t in ("PER", "LOC") for p in ("BI" if scheme == "BIO" else "BIES")]
     codes = TagCodes(labels, scheme)

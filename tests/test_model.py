@@ -78,7 +78,7 @@ def test_int8_and_fp32_mostly_agree(rec):
 
 
 def test_msra_test_f1(data_dir, rec):
-    from ner.evaluate import evaluate
+    from ner.training.evaluate import evaluate
 
     scores = json.loads((ner.EMBEDDED_MODEL / "scores.json").read_text())
     got = evaluate(data_dir / "msra" / "test.tsv", rec)

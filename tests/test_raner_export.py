@@ -14,8 +14,9 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import ner  # noqa: E402
-from ner import hub  # noqa: E402
-from ner.decode import tags_to_spans  # noqa: E402
+from ner.export import modelscope, raner  # noqa: E402
+from ner_app import model_source  # noqa: E402
+from ner.tags import tags_to_spans  # noqa: E402
 from ner.session import create_session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +64,7 @@ def make_checkpoint(path: Path, *, seed: int = 0, fmt: str = "bin", drop: tuple 
 
 
 class Reference(torch.nn.Module):
-    """The checkpoint evaluated directly in torch, independently of ner.hub."""
+    """The checkpoint evaluated directly in torch, independently of ner.export.raner."""
 
     def __init__(self, state):
         super().__init__()
@@ -128,7 +129,7 @@ def raner_src(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(raner_src, tmp_path_factory):
     src, _ = raner_src
-    return hub.export_modelscope(src, tmp_path_factory.mktemp("out") / "raner-tiny")
+    return raner.export_modelscope(src, tmp_path_factory.mktemp("out") / "raner-tiny")
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +211,7 @@ def test_int8_entities_agree_with_fp32(exported):
 
 
 def test_no_quantize_leaves_fp32_as_the_model_file(raner_src, tmp_path):
-    out = hub.export_modelscope(raner_src[0], tmp_path / "fp32", quantize_int8=False, name="raner-fp32")
+    out = raner.export_modelscope(raner_src[0], tmp_path / "fp32", quantize_int8=False, name="raner-fp32")
     cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert cfg["model_file"] == "model.onnx" and cfg["name"] == "raner-fp32"
     assert not (out / "model.int8.onnx").exists()
@@ -224,7 +225,7 @@ def test_safetensors_is_preferred_over_pickle(tmp_path):
     make_checkpoint(tmp_path, seed=3)
     st_state = make_checkpoint(tmp_path, seed=4, fmt="safetensors")  # overwrites the json files, adds safetensors
     assert (tmp_path / "pytorch_model.bin").is_file()
-    state, path = hub.load_checkpoint(tmp_path)
+    state, path = raner.load_checkpoint(tmp_path)
     assert path.name == "model.safetensors"
     assert torch.equal(state["head.crf.transitions"], st_state["head.crf.transitions"])
 
@@ -233,7 +234,7 @@ def test_unprefixed_head_keys_of_older_checkpoints_are_found(tmp_path):
     state = make_checkpoint(tmp_path)
     for part in ("linear.weight", "linear.bias", "crf.transitions", "crf.start_transitions", "crf.end_transitions"):
         state[part] = state.pop(f"head.{part}")
-    layout = hub.find_layout(state)
+    layout = raner.find_layout(state)
     assert (layout.encoder_prefix, layout.linear_prefix, layout.crf_prefix) == ("encoder.", "linear.", "crf.")
     assert (layout.num_labels, layout.hidden) == (len(LABELS), HIDDEN)
 
@@ -241,7 +242,7 @@ def test_unprefixed_head_keys_of_older_checkpoints_are_found(tmp_path):
 def test_missing_crf_key_is_a_clear_error(tmp_path):
     make_checkpoint(tmp_path, drop=("head.crf.transitions",))
     with pytest.raises(ner.ModelError) as err:
-        hub.export_modelscope(tmp_path, tmp_path / "out")
+        raner.export_modelscope(tmp_path, tmp_path / "out")
     msg = str(err.value)
     assert "crf.transitions" in msg and "head.crf.start_transitions" in msg  # says what is missing, lists keys
     assert not (tmp_path / "out" / "config.json").exists()
@@ -250,20 +251,20 @@ def test_missing_crf_key_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize("raw, label", [("s-loc", "S-LOC"), ("B_ORG", "B-ORG"), ("M-NR", "I-PER"),
                                         ("LOC-E", "E-LOC"), ("O", "O")])
 def test_label_names_are_normalised(raw, label):
-    assert hub.normalise_label(raw) == label
+    assert raner.normalise_label(raw) == label
 
 
 def test_label_map_from_configuration_json_id2label(tmp_path):
     (tmp_path / "configuration.json").write_text(json.dumps(
         {"model": {"id2label": {str(i): lab.lower() for i, lab in enumerate(LABELS)}}}), encoding="utf-8")
-    assert hub.read_labels(tmp_path, len(LABELS)) == (LABELS, "BIOES")
+    assert raner.read_labels(tmp_path, len(LABELS)) == (LABELS, "BIOES")
     with pytest.raises(ner.ModelError, match="emission layer has 9 outputs"):
-        hub.read_labels(tmp_path, 9)
+        raner.read_labels(tmp_path, 9)
 
 
 def test_missing_torch_names_the_requirements_file(raner_src, tmp_path):
-    code = ("import sys\nsys.modules['torch'] = None\nimport ner.hub\n"
-            "try:\n    ner.hub.export_modelscope(sys.argv[1], sys.argv[2])\n"
+    code = ("import sys\nsys.modules['torch'] = None\nimport ner.export.raner\n"
+            "try:\n    ner.export.raner.export_modelscope(sys.argv[1], sys.argv[2])\n"
             "except ImportError as exc:\n    print(exc)\n    sys.exit(0)\nsys.exit(1)\n")
     run = subprocess.run([sys.executable, "-c", code, str(raner_src[0]), str(tmp_path / "out")], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
@@ -287,7 +288,7 @@ def no_hub(monkeypatch):
         raise OSError("Network is unreachable")
 
     monkeypatch.setitem(sys.modules, "modelscope", types.SimpleNamespace(snapshot_download=refuse))
-    monkeypatch.setattr(hub.socket, "create_connection", unreachable)
+    monkeypatch.setattr(modelscope.socket, "create_connection", unreachable)
     return calls
 
 
@@ -303,18 +304,18 @@ def cache(tmp_path, monkeypatch):
                                    "damo/../../etc", "models/../../etc", "", "file:///etc/passwd"])
 def test_resolve_model_refuses_urls_and_traversal(value, cache):
     with pytest.raises(ValueError):
-        hub.resolve_model(value, cache)
+        model_source.resolve_model(value, cache)
 
 
 def test_resolve_model_refuses_directories_outside_the_roots(cache, tmp_path, monkeypatch):
     outside = tmp_path / "elsewhere" / "model"
     outside.mkdir(parents=True)
     with pytest.raises(ValueError, match="NER_MODEL_ROOTS"):
-        hub.resolve_model(str(outside), cache)
+        model_source.resolve_model(str(outside), cache)
     with pytest.raises(ValueError):
-        hub.resolve_model("/etc", cache)
+        model_source.resolve_model("/etc", cache)
     monkeypatch.setenv("NER_MODEL_ROOTS", str(tmp_path / "elsewhere"))
-    assert hub.resolve_model(str(outside), cache) == outside.resolve()
+    assert model_source.resolve_model(str(outside), cache) == outside.resolve()
 
 
 def test_resolve_model_exports_a_modelscope_id_once(cache, monkeypatch, toy_dir):
@@ -327,38 +328,38 @@ def test_resolve_model_exports_a_modelscope_id_once(cache, monkeypatch, toy_dir)
         shutil.copytree(toy_dir, out)
         return Path(out)
 
-    monkeypatch.setattr(hub, "export_modelscope", fake_export)
-    first = hub.resolve_model(hub.RANER_ID, cache)
+    monkeypatch.setattr(model_source, "export_modelscope", fake_export)
+    first = model_source.resolve_model(modelscope.RANER_ID, cache)
     assert first == cache.resolve() / "damo--nlp_raner_named-entity-recognition_chinese-base-news"
-    assert hub.resolve_model(hub.RANER_ID, cache) == first
-    assert calls == [hub.RANER_ID]
+    assert model_source.resolve_model(modelscope.RANER_ID, cache) == first
+    assert calls == [modelscope.RANER_ID]
     # a directory inside the cache resolves as a local model
-    assert hub.resolve_model(str(first), cache) == first
+    assert model_source.resolve_model(str(first), cache) == first
 
 
 def test_unreachable_hub_fails_fast(cache, no_hub):
     started = time.monotonic()
-    with pytest.raises(hub.HubUnavailable, match="unreachable.*embedded model"):
-        hub.resolve_model(hub.RANER_ID, cache)
+    with pytest.raises(modelscope.HubUnavailable, match="unreachable.*embedded model"):
+        model_source.resolve_model(modelscope.RANER_ID, cache)
     assert time.monotonic() - started < 10
     assert no_hub and all(timeout is not None and timeout <= 3 for _, timeout in no_hub)
 
 
 def test_load_or_fallback_uses_the_embedded_model_with_a_message(cache, no_hub, monkeypatch, toy_dir):
     monkeypatch.setattr(ner, "EMBEDDED_MODEL", toy_dir)
-    rec, msg = hub.load_or_fallback(hub.RANER_ID, cache)
+    rec, msg = model_source.open_model(modelscope.RANER_ID, cache, strict=False)
     assert rec.name == "toy" and "unreachable" in msg and "embedded model" in msg
-    rec, msg = hub.load_or_fallback("http://evil/x", cache)
+    rec, msg = model_source.open_model("http://evil/x", cache, strict=False)
     assert rec.name == "toy" and "'http://evil/x'" in msg
     broken = cache / "broken"
     broken.mkdir()
-    rec, msg = hub.load_or_fallback(str(broken), cache)
+    rec, msg = model_source.open_model(str(broken), cache, strict=False)
     assert rec.name == "toy" and "config.json" in msg
-    rec, msg = hub.load_or_fallback(None, cache)
+    rec, msg = model_source.open_model(None, cache, strict=False)
     assert rec.name == "toy" and msg is None
 
 
 def test_load_or_fallback_loads_an_allowed_export(exported, cache, monkeypatch):
     monkeypatch.setenv("NER_MODEL_ROOTS", str(exported.parent))
-    rec, msg = hub.load_or_fallback(str(exported), cache, precision="fp32")
+    rec, msg = model_source.open_model(str(exported), cache, strict=False, precision="fp32")
     assert msg is None and rec.spec.path == exported.resolve()

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import ner
 from conftest import check_contract
-from ner.model_dir import ModelError
+from ner.errors import ModelError
 
 ODD = [
     "\x00张三\x00在\x01北京\x7f",                         # NUL and control characters

@@ -1,4 +1,4 @@
-"""Export a model to ONNX (emissions only; the CRF stays outside the graph) plus an INT8 copy.
+"""Export the embedded model's training run, or RaNER, to a model directory: ONNX emissions + CRF + INT8 copy.
 
     python -m ner.export --run runs/cbl --out models/zh-ner-lite        # the embedded model
     python -m ner.export --modelscope damo/nlp_raner_named-entity-recognition_chinese-base-news \
@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._optional import require
-from .model_dir import write_config
+from .._optional import require
+from ..spec import write_config
+from .onnx_export import export_onnx, save_crf
 from .quantize import quantize
 
 log = logging.getLogger(__name__)
@@ -28,34 +29,16 @@ log = logging.getLogger(__name__)
 GENERIC_ORG_PREFIXES = ["省", "市", "县", "区", "州", "第", "总", "国", "驻"]
 
 
-def export_onnx(module, example_inputs: tuple, input_names: list[str], dynamic: dict, out: Path,
-                opset: int = 17) -> Path:
-    """Trace ``module`` to ``out`` with the legacy exporter (native LSTM op, dynamic axes)."""
-    torch = require("torch", "Exporting to ONNX")
-    module.eval()
-    with torch.no_grad():
-        torch.onnx.export(module, example_inputs, str(out), input_names=input_names, output_names=["emissions"],
-                          dynamic_axes=dynamic, opset_version=opset, dynamo=False)
-    return out
-
-
-def save_crf(out: Path, transitions, start, end) -> Path:
-    path = out / "crf.npz"
-    np.savez(path, transitions=np.asarray(transitions, np.float32), start=np.asarray(start, np.float32),
-             end=np.asarray(end, np.float32))
-    return path
-
-
 def _rebuild_lexicon(info: dict, assets: Path, out: Path, data_dir: Path) -> None:
     """Rebuild lexicon.npz with the split rule's extra bits; the feature bits must not change."""
-    from .features import Lexicon
-    from .tokenizer import TextTokenizer
-    from .train import build_lexicon_file
+    from ..features import FEATURE_MASK, Lexicon
+    from ..tokenizer import TextTokenizer
+    from ..training.lexicon import build_lexicon_file
 
     sources = info["args"].get("lexicons") or []
     new = build_lexicon_file(data_dir, sources, TextTokenizer(assets / "vocab.txt"), out / "lexicon.npz")
     old = Lexicon.load(assets / "lexicon.npz")
-    if not (np.array_equal(old.keys, new.keys) and np.array_equal(old.bits & 15, new.bits & 15)):
+    if not (np.array_equal(old.keys, new.keys) and np.array_equal(old.bits & FEATURE_MASK, new.bits & FEATURE_MASK)):
         raise RuntimeError("rebuilt lexicon differs from the one the model was trained with; check --data")
 
 
@@ -63,7 +46,7 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
                data_dir: Path | None = None, quantize_lstm: bool = False) -> Path:
     """The embedded model: ``run`` is a ``python -m ner.train`` output directory."""
     torch = require("torch", "Exporting the embedded model")
-    from .net import AnchoredTagger, TaggerNet
+    from ..training.net import AnchoredTagger, TaggerNet
 
     info = json.loads((run / "train_info.json").read_text())
     assets = run / "assets"
@@ -130,7 +113,7 @@ def main(argv=None) -> None:
         path = export_run(args.run, args.out, quantize_int8=not args.no_quantize, name=args.name,
                           data_dir=args.data, quantize_lstm=args.quantize_lstm)
     else:
-        from .hub import export_modelscope
+        from .raner import export_modelscope
         path = export_modelscope(args.modelscope, args.out, quantize_int8=not args.no_quantize, name=args.name)
     print(path)
 

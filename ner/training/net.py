@@ -7,7 +7,7 @@ keeps this property).
 """
 from __future__ import annotations
 
-from ._optional import require
+from .._optional import require
 
 torch = require("torch", "Training and exporting the embedded model")
 nn = torch.nn

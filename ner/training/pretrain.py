@@ -4,7 +4,7 @@ This is the CPU substitute for a character language model: a few minutes of
 skip-gram over 61M characters gives every character and frequent bigram a vector
 that the NER network starts from.  Needs ``gensim`` (requirements-export.txt).
 
-    python -m ner.pretrain --data ../shared/data --out work/w2v [--exclude cctv ...]
+    python -m ner.training.pretrain --data ../shared/data --out work/w2v [--exclude cctv ...]
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .text import fold_text
+from ..text import fold_text
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""ModelScope RaNER (BERT + linear + CRF) -> a ``ner`` model directory; and which model the app may load.
+"""ModelScope RaNER (BERT + linear + CRF) checkpoints -> a ``ner`` model directory.
 
     python -m ner.export --modelscope damo/nlp_raner_named-entity-recognition_chinese-base-news --out models/raner-base
 
@@ -13,47 +13,32 @@ The checkpoint layout follows ModelScope's ``ModelForTokenClassificationWithCRF`
 Older checkpoints store the head without the ``head.`` prefix (``linear.weight``,
 ``crf.transitions``); ModelScope adds it on load, and so does the detection here.
 Only the encoder and the linear layer go into the ONNX graph; the CRF is saved
-to ``crf.npz`` and decoded by :mod:`ner.decode`.
+to ``crf.npz`` and decoded by :mod:`ner.crf`.
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
-import socket
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._optional import require
-from .model_dir import ModelError, read_spec, write_config
+from .._optional import require
+from ..errors import ModelError
+from ..spec import write_config
+from .modelscope import MODEL_ID, RANER_ID, download
 
 log = logging.getLogger(__name__)
 
-#: The model this module was written for.
-RANER_ID = "damo/nlp_raner_named-entity-recognition_chinese-base-news"
-PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"
-#: A ModelScope id: ``owner/name``, ASCII word characters, dots and dashes only.
-MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", re.ASCII)
-HUB_PORT = 443
-HUB_TIMEOUT_S = 3.0
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 CRF_PARTS = ("start_transitions", "end_transitions", "transitions")
 #: Entity types as some label maps spell them (MSRA's NR/NS/NT) -> this project's.
 TYPE_ALIASES = {"PER": "PER", "PERSON": "PER", "NR": "PER", "LOC": "LOC", "LOCATION": "LOC", "NS": "LOC",
                 "ORG": "ORG", "ORGANIZATION": "ORG", "NT": "ORG"}
 WEIGHT_FILES = ("pytorch_model.bin", "model.bin")
-
-
-class HubError(RuntimeError):
-    """A model could not be fetched from ModelScope."""
-
-
-class HubUnavailable(HubError):
-    """ModelScope cannot be reached from this machine."""
 
 
 # ---------------------------------------------------------------- checkpoint
@@ -326,9 +311,9 @@ def export_modelscope(source: str | Path, out: str | Path, *, quantize_int8: boo
     never loadable) and a ``README.md`` model card.  Returns ``out``.
     """
     torch = require("torch", "Exporting a ModelScope model")
-    from .export import export_onnx, save_crf
+    from .onnx_export import export_onnx, save_crf
     from .quantize import quantize
-    from .tokenizer import read_vocab
+    from ..tokenizer import read_vocab
 
     source_dir = Path(source)
     if source_dir.is_dir():
@@ -371,7 +356,7 @@ def export_modelscope(source: str | Path, out: str | Path, *, quantize_int8: boo
         export_onnx(module, (ids, mask, torch.zeros_like(ids)), names, dyn, out / "model.onnx")
     crf = info["crf"]
     # ModelScope's CRF scores tag i followed by tag j as transitions[i, j] (crf_head.py: score.unsqueeze(2)
-    # + transitions + emissions.unsqueeze(1), max over dim 1), which is ner.decode's convention too.
+    # + transitions + emissions.unsqueeze(1), max over dim 1), which is ner.crf's convention too.
     save_crf(out, crf["transitions"], crf["start_transitions"], crf["end_transitions"])
     shutil.copy(vocab_src, out / "vocab.txt")
     if quantize_int8:
@@ -436,7 +421,7 @@ RaNER Chinese named-entity recognizer (PER / LOC / ORG, {config['scheme']} tags)
 - Encoder: BERT, {cfg.num_hidden_layers} layers, hidden {cfg.hidden_size}, {cfg.num_attention_heads} heads,
   intermediate {cfg.intermediate_size}, vocabulary {cfg.vocab_size}, at most {cfg.max_position_embeddings} positions.
 - Emissions: one linear layer to {len(config['labels'])} tags: {', '.join(config['labels'])}.
-- CRF: start / end / transition scores (`crf.npz`), decoded outside the graph by `ner.decode.viterbi`.
+- CRF: start / end / transition scores (`crf.npz`), decoded outside the graph by `ner.crf.viterbi`.
 - Parameters: {config['parameters']:,}.
 
 ## How it was exported
@@ -459,111 +444,3 @@ Chinese characters are one token each, so Chinese text is unaffected).
 Apache-2.0, per the model's ModelScope page. The publisher reports F1 96.69 on MSRA
 (reported by the publisher, not measured here).
 """
-
-
-# ---------------------------------------------------------------- hub access
-
-
-def hub_host() -> str:
-    return os.environ.get("MODELSCOPE_DOMAIN", "www.modelscope.cn").split("://")[-1].split("/")[0]
-
-
-def check_hub(timeout: float = HUB_TIMEOUT_S) -> None:
-    """Raise :class:`HubUnavailable` unless a TCP connection to ModelScope opens within ``timeout`` seconds."""
-    host = hub_host()
-    try:
-        socket.create_connection((host, HUB_PORT), timeout=timeout).close()
-    except OSError as exc:
-        raise HubUnavailable(f"the ModelScope hub ({host}) is unreachable from this machine ({exc}); "
-                             f"the embedded model is used instead.") from None
-
-
-def download(model_id: str, cache_dir: str | Path | None = None) -> Path:
-    """Fetch ``model_id`` with ``modelscope.snapshot_download``; fails fast when the hub is unreachable."""
-    check_hub()  # first: unreachable is the common case, and it is what the user needs to hear
-    ms = require("modelscope", f"Downloading {model_id} from ModelScope")
-    try:
-        path = ms.snapshot_download(model_id, cache_dir=str(cache_dir) if cache_dir else None)
-    except Exception as exc:  # modelscope raises requests/HTTP errors of many kinds
-        raise HubError(f"could not download {model_id!r} from ModelScope ({type(exc).__name__}: {exc}).") from None
-    return Path(path)
-
-
-# ---------------------------------------------------------------- which model the app may load
-
-
-def allowed_roots(cache_dir: str | Path) -> list[Path]:
-    """The project's ``models/``, ``cache_dir`` and each directory in ``$NER_MODEL_ROOTS`` (os.pathsep-separated)."""
-    roots = [PROJECT_MODELS, Path(cache_dir)]
-    roots += [Path(p) for p in os.environ.get("NER_MODEL_ROOTS", "").split(os.pathsep) if p.strip()]
-    return [r.expanduser().resolve() for r in roots]
-
-
-def cache_name(model_id: str) -> str:
-    """``damo/nlp_raner`` -> ``damo--nlp_raner``: one safe directory name per id."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", model_id.replace("/", "--"))
-
-
-def resolve_model(value: str, cache_dir: str | Path) -> Path:
-    """The model directory for ``value``: a local directory inside :func:`allowed_roots`, or a
-    ModelScope id exported on first use into ``cache_dir/<id with / as -->`` and reused after.
-
-    Raises ``ValueError`` for anything else (URLs, ``..``, paths outside the roots),
-    :class:`HubUnavailable` quickly when an id must be fetched and ModelScope is unreachable.
-    """
-    value = str(value).strip()
-    if not value:
-        raise ValueError("no model given: pass a model directory or a ModelScope id like 'owner/name'.")
-    if "://" in value or value.startswith(("http:", "https:", "file:")):
-        raise ValueError(f"{value!r} is a URL; give a ModelScope id like 'owner/name' or a local model directory.")
-    if ".." in Path(value).parts or "\0" in value:
-        raise ValueError(f"{value!r} contains '..'; give a ModelScope id or a directory inside "
-                         f"{[str(r) for r in allowed_roots(cache_dir)]}.")
-    roots = allowed_roots(cache_dir)
-    given = Path(value).expanduser()
-    candidates = [given] if given.is_absolute() else [given] + [r / given for r in roots]
-    for cand in candidates:
-        if cand.is_dir():
-            real = cand.resolve()
-            if any(real == r or real.is_relative_to(r) for r in roots):
-                return real
-    if given.is_absolute() and not given.exists():
-        raise ValueError(f"model directory {value!r} does not exist; set NER_MODEL to an exported model directory "
-                         f"or a ModelScope id like 'owner/name', or unset it for the embedded model.")
-    if given.is_absolute() or not MODEL_ID.match(value):
-        raise ValueError(f"{value!r} is neither a model directory inside {[str(r) for r in roots]} nor a "
-                         f"ModelScope id like 'owner/name'. Add its parent to NER_MODEL_ROOTS to allow it.")
-    target = Path(cache_dir).expanduser().resolve() / cache_name(value)
-    try:
-        read_spec(target)
-        return target  # exported on an earlier run
-    except ModelError:
-        pass
-    log.info("exporting %s into %s (first use)", value, target)
-    return export_modelscope(value, target, download_dir=Path(cache_dir).expanduser() / "modelscope")
-
-
-def default_cache_dir() -> Path:
-    """``$NER_CACHE`` or ``~/.cache/ner``."""
-    return Path(os.environ.get("NER_CACHE") or Path.home() / ".cache" / "ner")
-
-
-def load_or_fallback(value: str | None, cache_dir: str | Path | None = None, **options):
-    """``(Recognizer, None)`` for the requested model, or ``(embedded Recognizer, message)`` when it can't be had.
-
-    The message is plain language for the UI: why the requested model is not
-    used and that the embedded one answers instead.
-    """
-    import ner
-
-    if not value:
-        return ner.load(ner.EMBEDDED_MODEL, **options), None
-    try:
-        path = resolve_model(value, cache_dir or default_cache_dir())
-        return ner.load(path, **options), None
-    except HubUnavailable as exc:
-        reason = str(exc)
-    except (HubError, ValueError, ModelError, ImportError) as exc:
-        reason = f"the model {value!r} could not be used: {exc} The embedded model is used instead."
-    log.warning("%s", reason)
-    return ner.load(ner.EMBEDDED_MODEL, **options), reason

@@ -1,4 +1,4 @@
-"""CRF decoding in pure numpy: Viterbi paths, token marginals, and tags -> entity spans.
+"""CRF decoding in pure numpy: Viterbi paths and token marginals.
 
 Shapes: ``emissions (batch, seq_len, num_tags)`` float, ``lengths (batch,)`` int,
 ``transitions (num_tags, num_tags)`` with ``transitions[i, j]`` the score of tag
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCHEMES = ("BIO", "BIOES")
 RENORM = 8
 
 
@@ -113,104 +112,3 @@ def marginals(emissions: np.ndarray, lengths: np.ndarray, crf: CRF) -> np.ndarra
     g /= g.sum(-1, keepdims=True)
     g[np.arange(seq_len)[None, :] >= lengths[:, None]] = 0.0
     return g
-
-
-def split_tag(tag: str) -> tuple[str, str]:
-    """``"B-PER"`` -> ``("B", "PER")``; ``"O"`` -> ``("O", "")``."""
-    if tag == "O" or "-" not in tag:
-        return "O", ""
-    prefix, _, label = tag.partition("-")
-    return prefix, label
-
-
-def tags_to_spans(tags: list[str], scheme: str) -> list[tuple[int, int, str]]:
-    """Entity spans ``(first, last + 1, label)`` over tag positions.
-
-    Lenient like conlleval: an ``I-`` (or ``E-``) that does not continue an open
-    entity of its type starts a new one, so no predicted token is silently lost.
-    """
-    if scheme not in SCHEMES:
-        raise ValueError(f"tag scheme must be one of {SCHEMES}, not {scheme!r}")
-    spans = []
-    open_start, open_label = None, None
-
-    def close(end):
-        nonlocal open_start, open_label
-        if open_start is not None:
-            spans.append((open_start, end, open_label))
-        open_start, open_label = None, None
-
-    for i, tag in enumerate(tags):
-        prefix, label = split_tag(tag)
-        if prefix == "O":
-            close(i)
-        elif prefix == "S":
-            close(i)
-            spans.append((i, i + 1, label))
-        elif prefix == "B" or open_label != label:
-            close(i)
-            open_start, open_label = i, label
-            if prefix == "E":
-                close(i + 1)
-        elif prefix == "E":
-            close(i + 1)
-        # I- continuing the open entity: nothing to do
-    close(len(tags))
-    return spans
-
-
-class TagCodes:
-    """Label strings pre-parsed once, so decoded paths become spans without string work per token."""
-
-    def __init__(self, labels: list[str], scheme: str):
-        if scheme not in SCHEMES:
-            raise ValueError(f"tag scheme must be one of {SCHEMES}, not {scheme!r}")
-        parts = [split_tag(t) for t in labels]
-        self.prefix = [p for p, _ in parts]
-        self.label = [lab for _, lab in parts]
-        self.outside = np.array([p == "O" for p in self.prefix])
-
-    def spans(self, path: np.ndarray) -> list[tuple[int, int, str]]:
-        """``tags_to_spans`` of a path of label indices, visiting only the non-O positions."""
-        spans = []
-        open_start = open_label = None
-        last = -2
-        for i in np.nonzero(~self.outside[path])[0].tolist():
-            prefix, label = self.prefix[path[i]], self.label[path[i]]
-            if open_start is not None and i != last + 1:  # an O in between closed the entity
-                spans.append((open_start, last + 1, open_label))
-                open_start = None
-            last = i
-            if prefix == "S":
-                if open_start is not None:
-                    spans.append((open_start, i, open_label))
-                    open_start = None
-                spans.append((i, i + 1, label))
-            elif prefix == "B" or open_start is None or open_label != label:
-                if open_start is not None:
-                    spans.append((open_start, i, open_label))
-                open_start, open_label = i, label
-                if prefix == "E":
-                    spans.append((i, i + 1, label))
-                    open_start = None
-            elif prefix == "E":
-                spans.append((open_start, i + 1, label))
-                open_start = None
-        if open_start is not None:
-            spans.append((open_start, last + 1, open_label))
-        return spans
-
-
-def spans_to_tags(spans, length: int, scheme: str) -> list[str]:
-    """Inverse of :func:`tags_to_spans` for well-formed, non-overlapping spans."""
-    tags = ["O"] * length
-    for start, end, label in spans:
-        if scheme == "BIOES" and end - start == 1:
-            tags[start] = f"S-{label}"
-            continue
-        tags[start] = f"B-{label}"
-        for i in range(start + 1, end):
-            tags[i] = f"I-{label}"
-        if scheme == "BIOES":
-            tags[end - 1] = f"E-{label}"
-    return tags

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .decode import TagCodes, marginals, viterbi
+from .crf import marginals, viterbi
 from .entity import Entity
 from .features import BigramTable, Featurizer, Lexicon
-from .model_dir import ModelError, ModelSpec, read_spec
+from .errors import ModelError
+from .spec import ModelSpec, read_spec
 from .postprocess import LocOrgSplitter
 from .session import OPT_LEVELS, create_session
+from .tags import TagCodes
 from .tokenizer import TextTokenizer
 from .windows import split_windows
 

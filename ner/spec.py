@@ -7,13 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .decode import CRF, SCHEMES
+from .crf import CRF
+from .errors import ModelError
+from .tags import SCHEMES
 
 CONFIG = "config.json"
-
-
-class ModelError(RuntimeError):
-    """A model directory that cannot be used; the message says what is wrong and how to fix it."""
 
 
 @dataclass

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .decode import tags_to_spans
+from ..tags import tags_to_spans
 
 DEFAULT_DATA = Path(os.environ.get("NER_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 

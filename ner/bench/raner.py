@@ -1,11 +1,11 @@
 """Benchmark a RaNER-sized model: PyTorch eager FP32 vs ONNX Runtime FP32 vs INT8 (a command that prints figures).
 
-    python -m ner.bench_raner [--json] [--runs 5] [--threads 2] [--workdir /tmp/...]
+    python -m ner.bench.raner [--json] [--runs 5] [--threads 2] [--workdir /tmp/...]
 
 Builds a random model of RaNER's shape (BERT-base Chinese: 12 layers, hidden
 768, 12 heads, intermediate 3072, vocabulary 21,128; linear + CRF over 13 BIOES
 tags) in ModelScope's checkpoint layout, exports it with
-:func:`ner.hub.export_modelscope`, then measures each variant in its own
+:func:`ner.export.raner.export_modelscope`, then measures each variant in its own
 process: the median latency of one forward pass (emissions for [CLS] + text +
 [SEP], one input at a time) at 100/300/500 characters, the process's peak RSS
 (load + runs), and the size of the file each variant loads.  Random weights
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ._optional import require
+from .._optional import require
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def measure(variant: str, src: Path, out: Path, lengths, runs: int, threads: int
     t0 = time.perf_counter()
     if variant == "torch":
         torch = require("torch", "The RaNER benchmark")
-        from .hub import build_torch_model
+        from ..export.raner import build_torch_model
 
         torch.set_num_threads(threads)
         module, _ = build_torch_model(src)
@@ -90,7 +90,7 @@ def measure(variant: str, src: Path, out: Path, lengths, runs: int, threads: int
             with torch.inference_mode():
                 return module(t, torch.ones_like(t), torch.zeros_like(t)).numpy()
     else:
-        from .session import create_session
+        from ..session import create_session
 
         sess = create_session(out / ("model.onnx" if variant == "onnx-fp32" else "model.int8.onnx"), threads=threads)
 
@@ -133,7 +133,7 @@ def peak_rss_mb() -> float:
 
 def run(workdir: Path, lengths=LENGTHS, runs: int = 5, threads: int = 2) -> dict:
     """Build, export and measure every variant; returns the figures as plain data."""
-    from .hub import export_modelscope
+    from ..export.raner import export_modelscope
 
     torch = require("torch", "The RaNER benchmark")
     import onnxruntime
@@ -150,7 +150,7 @@ def run(workdir: Path, lengths=LENGTHS, runs: int = 5, threads: int = 2) -> dict
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     for variant in VARIANTS:
-        cmd = [sys.executable, "-m", "ner.bench_raner", "--worker", variant, "--workdir", str(workdir),
+        cmd = [sys.executable, "-m", "ner.bench.raner", "--worker", variant, "--workdir", str(workdir),
                "--runs", str(runs), "--threads", str(threads), "--lengths", *map(str, lengths)]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env)
         if proc.returncode:

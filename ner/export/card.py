@@ -1,6 +1,6 @@
 """Score an exported model and write its model card (``README.md``) and ``scores.json``.
 
-    python -m ner.card runs/zh-ner-lite/onnx --data ../shared/data --ship models/zh-ner-lite
+    python -m ner.export.card runs/zh-ner-lite/onnx --data ../shared/data --ship models/zh-ner-lite
 
 Scores MSRA test (FP32 and INT8) and Weibo dev (INT8, mapped to PER/LOC/ORG),
 then renders the card from config.json, the scores and ``experiments.json``
@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .data import DEFAULT_DATA
+from ..training.corpora import DEFAULT_DATA
 
 LEXICON_NOTICES = """\
 | lexicon | source | licence |
@@ -31,7 +31,7 @@ SOURCES = """\
 | MSRA NER train (SIGHAN 2006), `msra/train.tsv` | supervised training (2,000 sentences held out as dev) | public research data |
 | CLUENER2020 `cluener/train.jsonl` | supervised training (name→PER; company/government/organization→ORG; address/scene→LOC) | public research data (CLUE benchmark) |
 | Weibo NER `weibo/train.tsv` | supervised training (named mentions only) | public research data (Peng & Dredze 2015) |
-| raw text `raw/` — CCTV 新闻联播 transcripts | word2vec character and bigram vectors | "仅供学习使用" — study use only, CCTV keeps all rights; leave out with `python -m ner.pretrain --exclude cctv` |
+| raw text `raw/` — CCTV 新闻联播 transcripts | word2vec character and bigram vectors | "仅供学习使用" — study use only, CCTV keeps all rights; leave out with `python -m ner.training.pretrain --exclude cctv` |
 | raw text — CMRC 2018 / DRCD Wikipedia paragraphs | word2vec vectors | CC BY-SA 4.0 / 3.0 |
 | raw text — ChineseNlpCorpus reviews | word2vec vectors | no licence stated; leave out with `--exclude reviews` |
 | raw text — LawRefBook laws and regulations | word2vec vectors | official documents, not copyrightable (PRC Copyright Law art. 5) |
@@ -55,16 +55,16 @@ def train_command(args: dict) -> str:
 def recipe(name: str, args: dict) -> list[str]:
     """Every command that made the model, from the raw data to ``models/NAME``."""
     run = args.get("out", f"runs/{name}")
-    lines = ["python -m ner.pretrain --data ../shared/data --out work/w2v"]
+    lines = ["python -m ner.training.pretrain --data ../shared/data --out work/w2v"]
     if args.get("extra"):  # self-training: a first model labels raw text for the second
         first = str(Path(args.get("assets", f"runs/{name}/assets")).parent)
         lines += [f"python -m ner.train --data ../shared/data --w2v work/w2v --out {first} --epochs 8 --hidden "
                   f"{args.get('hidden')} --seed {args.get('seed')}   # first model",
                   f"python -m ner.export --run {first} --out {first}/onnx --data ../shared/data",
-                  f"python -m ner.selftrain --model {first}/onnx --chars 1500000 --out {' '.join(args['extra'])}"]
+                  f"python -m ner.training.selftrain --model {first}/onnx --chars 1500000 --out {' '.join(args['extra'])}"]
     return lines + [train_command(args),
                     f"python -m ner.export --run {run} --out {run}/onnx --data ../shared/data --name {name}",
-                    f"python -m ner.card {run}/onnx --data ../shared/data --ship models/{name}"]
+                    f"python -m ner.export.card {run}/onnx --data ../shared/data --ship models/{name}"]
 
 
 def pct(x) -> str:
@@ -142,7 +142,7 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
 
 def main(argv=None) -> None:
     import ner
-    from .evaluate import evaluate
+    from ..training.evaluate import evaluate
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", type=Path)
@@ -179,7 +179,7 @@ def ship(src: Path, dst: Path, cfg: dict) -> Path:
     stale = dst / str(cfg.get("fp32_file"))
     if cfg.get("fp32_file") and stale.exists():
         stale.unlink()
-    from .model_dir import write_config
+    from ..spec import write_config
 
     write_config(dst, {**cfg, "fp32_file": None})
     return dst

@@ -1,6 +1,6 @@
 """Self-training data: label raw text with a trained model and keep the confident sentences.
 
-    python -m ner.selftrain --model models/zh-ner-lite --data ../shared/data --chars 1500000 \
+    python -m ner.training.selftrain --model models/zh-ner-lite --data ../shared/data --chars 1500000 \
         --out work/pseudo.jsonl [--exclude cctv ...]
 
 Writes one JSON object per line, ``{"text", "spans": [[start, end, label], ...]}``,
@@ -17,7 +17,7 @@ import random
 import re
 from pathlib import Path
 
-from .data import DEFAULT_DATA, Example
+from .corpora import DEFAULT_DATA, Example
 from .pretrain import RAW_SOURCES, raw_lines
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,4 @@
+"""``python -m ner.export``: see :mod:`ner.export.embedded`."""
+from .embedded import main
+
+main()

@@ -1,0 +1,311 @@
+"""Train the embedded model: char + bigram + lexicon BiLSTM-CRF, on CPU (or a GPU when present).
+
+    python -m ner.train --data ../shared/data --w2v work/w2v --out runs/cbl \
+        [--corpora msra cluener weibo boson aishell resume] [--weights aishell=0.5 boson=2] \
+        [--lexicons per loc org jieba] [--epochs 8] [--seed 1] [--init models/zh-ner-lite]
+
+Every epoch ends with a score on each corpus's dev split and a checkpoint
+(``last.pt``); run the same command again to resume a stopped run.  ``best.pt``
+keeps the epoch with the best macro-averaged dev F1.  ``--init`` starts from an
+exported model directory (its vocabulary, lexicon and weights) instead of from scratch.
+Then ``python -m ner.export --run runs/cbl --out models/NAME`` writes the ONNX model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._optional import require
+from ..crf import CRF, viterbi
+from ..features import BigramTable, Featurizer, Lexicon
+from ..tags import tags_to_spans
+from ..text import fold_char
+from ..tokenizer import SPECIAL_TOKENS, TextTokenizer
+from .batches import collate, encode_examples, make_batches, sample_epoch
+from .corpora import CORPORA, DEFAULT_DATA, Example, train_dev
+from .lexicon import build_lexicon_file
+from .scoring import macro, score
+
+log = logging.getLogger(__name__)
+
+TYPES = ("PER", "LOC", "ORG")
+
+
+def bioes_labels() -> list[str]:
+    return ["O"] + [f"{p}-{t}" for t in TYPES for p in "BIES"]
+
+
+# ---------------------------------------------------------------- assets
+
+def build_vocab(examples: list[Example], w2v_dir: Path | None) -> list[str]:
+    """Special tokens, every folded character of the training text and of the pre-trained
+    vectors, and ``##`` continuations for ASCII letters and digits (they form WordPiece words)."""
+    chars = set()
+    for ex in examples:
+        chars.update(fold_char(c) for c in ex.text if not c.isspace())
+    if w2v_dir:
+        with open(w2v_dir / "char.vocab", encoding="utf-8") as fh:
+            chars.update(line.split("\t")[0] for line in fh if line.strip())
+    chars = sorted(c for c in chars if len(c) == 1 and not c.isspace() and c not in SPECIAL_TOKENS)
+    ascii_alnum = [c for c in "0123456789abcdefghijklmnopqrstuvwxyz"]
+    return list(SPECIAL_TOKENS) + chars + [f"##{c}" for c in ascii_alnum]
+
+
+def build_assets(out: Path, train: list[Example], args) -> dict:
+    """Write vocab.txt, bigrams.npy, lexicon.npz (and the initial vectors) into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    w2v = Path(args.w2v) if args.w2v else None
+    vocab = build_vocab(train, w2v)
+    (out / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tok = TextTokenizer(out / "vocab.txt")
+    info = {"vocab_size": len(vocab)}
+
+    char_init = None
+    bigram_keys = np.zeros(0, dtype=np.int64)
+    bigram_init = None
+    if w2v:
+        keys = [ln.split("\t")[0] for ln in open(w2v / "char.vocab", encoding="utf-8") if ln.strip()]
+        vecs = np.load(w2v / "char.npy")
+        char_init = np.random.default_rng(args.seed).normal(0, vecs.std(), (len(vocab), vecs.shape[1])).astype(np.float32)
+        char_init[0] = 0
+        index = {k: i for i, k in enumerate(keys)}
+        for i, t in enumerate(vocab):
+            c = t[2:] if t.startswith("##") else t
+            if c in index:
+                char_init[i] = vecs[index[c]]
+        bkeys = [ln.split("\t")[0] for ln in open(w2v / "bigram.vocab", encoding="utf-8") if ln.strip()]
+        bvecs = np.load(w2v / "bigram.npy")
+        pairs = {}
+        for j, enc in enumerate(tok.encode_batch(bkeys)):
+            if len(enc.ids) == 2 and tok.unk_id not in enc.ids:
+                pairs.setdefault(int(enc.ids[0]) * len(vocab) + int(enc.ids[1]), j)
+        bigram_keys = np.array(sorted(pairs), dtype=np.int64)
+        bigram_init = np.zeros((len(bigram_keys) + 1, bvecs.shape[1]), dtype=np.float32)
+        bigram_init[1:] = bvecs[[pairs[int(k)] for k in bigram_keys]]
+        np.save(out / "char_init.npy", char_init)
+        np.save(out / "bigram_init.npy", bigram_init)
+    np.save(out / "bigrams.npy", bigram_keys)
+    info["bigrams"] = len(bigram_keys)
+
+    if args.lexicons:
+        lex = build_lexicon_file(Path(args.data), args.lexicons, tok, out / "lexicon.npz")
+        info["lexicon_entries"] = len(lex.keys)
+    return info
+
+
+# ---------------------------------------------------------------- tensors
+
+def evaluate_items(net, crf_layer, items, labels, torch, batch_size=64) -> dict:
+    """Entity-level P/R/F1 of the network on encoded items (token spans, exact span and type)."""
+    net.eval()
+    crf = CRF(crf_layer.transitions.detach().double().numpy(), crf_layer.start.detach().double().numpy(),
+              crf_layer.end.detach().double().numpy())
+    gold, pred = [], []
+    with torch.no_grad():
+        for idx in make_batches(items, batch_size, random.Random(0), False):
+            inputs, _, _ = collate(items, idx, torch)
+            paths = viterbi(net(*inputs).numpy(), inputs[3].numpy(), crf)
+            for r, i in enumerate(idx):
+                n = len(items[i][0])
+                pred.append(tags_to_spans([labels[k] for k in paths[r, :n]], "BIOES"))
+                gold.append(tags_to_spans([labels[k] for k in items[i][3]], "BIOES"))
+    net.train()
+    return score(gold, pred)
+
+
+def dev_report(net, crf_layer, dev_sets: dict, labels, torch) -> dict:
+    """Each corpus's dev P/R/F1 and their macro-average (``f1`` is the macro F1 used for selection)."""
+    per = {name: evaluate_items(net, crf_layer, items, labels, torch) for name, items in dev_sets.items() if items}
+    out: dict = macro(per)
+    out["sets"] = {name: r["f1"] for name, r in per.items()}
+    return out
+
+
+def parse_weights(pairs: list[str], corpora: list[str]) -> dict[str, float]:
+    """``["boson=2", "aishell=0.5"]`` -> ``{"boson": 2.0, "aishell": 0.5}``; unknown names are an error."""
+    weights = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in corpora and name != "extra":
+            raise SystemExit(f"error: --weights {pair!r}: expected CORPUS=W with CORPUS one of {corpora + ['extra']}")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"error: --weights {pair!r}: {value!r} is not a number") from None
+        if weights[name] < 0:
+            raise SystemExit(f"error: --weights {pair!r}: a weight cannot be negative")
+    return weights
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--w2v", default="work/w2v", help="pre-trained vectors from `python -m ner.training.pretrain` ('' for none)")
+    ap.add_argument("--out", type=Path, default=Path("runs/cbl"))
+    ap.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA),
+                    help="annotated corpora to train on (boson is research-use only: leave it out for other uses)")
+    ap.add_argument("--weights", nargs="*", default=[], metavar="CORPUS=W",
+                    help="per-corpus sampling weight per epoch (2 = twice per epoch, 0.5 = a random half)")
+    ap.add_argument("--init", type=Path, help="warm start from an exported model directory (e.g. models/zh-ner-lite)")
+    ap.add_argument("--lexicons", nargs="*", default=["per", "loc", "org", "jieba"],
+                    choices=["per", "loc", "org", "jieba"])
+    ap.add_argument("--extra", nargs="*", default=[], help="more training data: jsonl from `python -m ner.training.selftrain`")
+    ap.add_argument("--assets", type=Path, help="reuse the vocabulary, bigrams and lexicon of an earlier run's assets/")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--dev-size", type=int, default=2000)
+    ap.add_argument("--max-len", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (smoke tests)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch = require("torch", "Training")
+    from .net import CRFLayer, TaggerNet
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    t0 = time.time()
+
+    weights = parse_weights(args.weights, args.corpora)
+    by_corpus, devs = {}, {}
+    for name in args.corpora:
+        by_corpus[name], devs[name] = train_dev(name, args.data)
+    for path in args.extra:  # e.g. self-training data from `python -m ner.training.selftrain`
+        from .selftrain import read_extra
+        by_corpus[f"extra:{Path(path).name}"] = read_extra(path)
+    train = [ex for exs in by_corpus.values() for ex in exs]
+    dev = [ex for exs in devs.values() for ex in exs]
+
+    assets = args.out / "assets"
+    info_path = args.out / "train_info.json"
+    if info_path.exists():
+        info = json.loads(info_path.read_text())
+    else:
+        if args.init:  # the inputs of an exported model: its vocabulary, bigram keys and lexicon
+            from .warmstart import copy_assets
+            info = copy_assets(args.init, assets)
+        elif args.assets:  # same inputs as an earlier model: its vectors, vocabulary and lexicon
+            import shutil
+            shutil.copytree(args.assets, assets, dirs_exist_ok=True)
+            info = {k: v for k, v in json.loads((args.assets.parent / "train_info.json").read_text()).items()
+                    if k in ("vocab_size", "bigrams", "lexicon_entries")}
+        else:
+            info = build_assets(assets, train, args)
+        info.update({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                     "train_sentences": len(train), "dev_sentences": len(dev),
+                     "train_chars": sum(len(e.text) for e in train)})
+        info_path.write_text(json.dumps(info, indent=1))
+    labels = bioes_labels()
+    label_index = {t: i for i, t in enumerate(labels)}
+    tok = TextTokenizer(assets / "vocab.txt")
+    lexicon = Lexicon.load(assets / "lexicon.npz") if (assets / "lexicon.npz").exists() else None
+    bigrams = BigramTable(np.load(assets / "bigrams.npy"), len(tok))
+    feats = Featurizer(bigrams if len(bigrams) > 1 else None, lexicon)
+    items_by_corpus = {name: encode_examples(exs, tok, feats, label_index, args.max_len)
+                       for name, exs in by_corpus.items()}
+    dev_sets = {name: encode_examples(exs, tok, feats, label_index, args.max_len) for name, exs in devs.items()}
+    train_items = [it for name, its in items_by_corpus.items() for it in its]
+    dev_items = [it for its in dev_sets.values() for it in its]
+    log.info("assets ready in %.0fs: %s; %d train / %d dev chunks", time.time() - t0,
+             {k: v for k, v in info.items() if k != "args"}, len(train_items), len(dev_items))
+
+    bigram_init = np.load(assets / "bigram_init.npy") if (assets / "bigram_init.npy").exists() else None
+    if args.init and bigram_init is None and len(bigrams) > 1:
+        bigram_init = np.zeros((len(bigrams), 50), np.float32)  # shape only; the weights come from --init
+    net = TaggerNet(len(tok), len(labels), n_bigrams=len(bigrams) if bigram_init is not None else 0,
+                    bigram_dim=bigram_init.shape[1] if bigram_init is not None else 50,
+                    lexicon_dim=lexicon.n_features if lexicon else 0, hidden=args.hidden, dropout=args.dropout)
+    if (assets / "char_init.npy").exists():
+        net.char.weight.data.copy_(torch.from_numpy(np.load(assets / "char_init.npy")))
+    if bigram_init is not None:
+        net.bigram.weight.data.copy_(torch.from_numpy(bigram_init))
+        net.bigram.weight.requires_grad_(False)  # frozen: unseen bigrams keep their raw-text meaning
+    crf = CRFLayer(len(labels))
+    if args.init:
+        from .warmstart import load_into
+        log.info("warm start from %s: %s", args.init, load_into(net, crf, args.init))
+    net.to(device)
+    crf.to(device)
+    params = [p for p in list(net.parameters()) + list(crf.parameters()) if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=args.lr)
+    epoch_size = sum(round(weights.get(name.split(":")[0], 1.0) * len(its)) for name, its in items_by_corpus.items())
+    steps_per_epoch = (epoch_size + args.batch_size - 1) // args.batch_size
+    total = steps_per_epoch * args.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.05, 1 - s / max(1, total)))
+
+    start_epoch, best, history = 0, -1.0, []
+    last = args.out / "last.pt"
+    if last.exists():
+        ck = torch.load(last, map_location=device, weights_only=False)  # our own checkpoint
+        net.load_state_dict(ck["net"])
+        crf.load_state_dict(ck["crf"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        start_epoch, best, history = ck["epoch"], ck["best"], ck["history"]
+        log.info("resumed after epoch %d (best dev F1 %.4f)", start_epoch, best)
+    elif args.init:
+        log.info("dev before training: %s", dev_report(net, crf, dev_sets, labels, torch))
+
+    step = 0
+    for epoch in range(start_epoch, args.epochs):
+        t_epoch = time.time()
+        erng = random.Random(args.seed * 1000 + epoch)
+        torch.manual_seed(args.seed * 1000 + epoch)
+        running, tokens = 0.0, 0
+        epoch_items = sample_epoch(items_by_corpus, weights, erng)
+        for bi, idx in enumerate(make_batches(epoch_items, args.batch_size, erng, True)):
+            inputs, tags, mask = collate(epoch_items, idx, torch)
+            inputs = [x.to(device) for x in inputs]
+            loss = crf.nll(net(*inputs), tags.to(device), mask.to(device))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            sched.step()
+            running += loss.item()
+            tokens += int(mask.sum())
+            step += 1
+            if bi % 200 == 0:
+                log.info("epoch %d step %d/%d loss %.3f  %.0f tok/s", epoch + 1, bi, steps_per_epoch,
+                         running / (bi + 1), tokens / (time.time() - t_epoch))
+            if args.max_steps and step >= args.max_steps:
+                break
+        score = dev_report(net.cpu(), crf.cpu(), dev_sets, labels, torch)
+        net.to(device)
+        crf.to(device)
+        history.append({"epoch": epoch + 1, "dev": score, "seconds": round(time.time() - t_epoch, 1)})
+        log.info("epoch %d done in %.0fs: dev %s", epoch + 1, time.time() - t_epoch, score)
+        if score["f1"] > best:
+            best = score["f1"]
+            torch.save({"net": net.state_dict(), "crf": crf.state_dict(), "epoch": epoch + 1, "dev": score}, args.out / "best.pt")
+        torch.save({"net": net.state_dict(), "crf": crf.state_dict(), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(), "epoch": epoch + 1, "best": best, "history": history}, last)
+        if args.max_steps and step >= args.max_steps:
+            break
+    info = json.loads(info_path.read_text())
+    info.update({"history": history, "best_dev_f1": best, "labels": labels, "scheme": "BIOES",
+                 "max_length": args.max_len, "hidden": args.hidden,
+                 "hardware": f"{device}, {torch.get_num_threads()} threads, {os.cpu_count()} cores",
+                 "train_seconds": sum(h["seconds"] for h in history)})
+    info_path.write_text(json.dumps(info, indent=1))
+    log.info("done: best dev F1 %.4f", best)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Which model the app may load: ``NER_MODEL`` as a directory inside the allowed roots or a ModelScope id,
+and the one fallback rule when it cannot be had."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+import ner
+from ner.errors import HubError, HubUnavailable, ModelError
+from ner.spec import read_spec
+
+log = logging.getLogger(__name__)
+
+PROJECT_MODELS = ner.EMBEDDED_MODEL.parent
+#: A ModelScope id: ``owner/name``, ASCII word characters, dots and dashes only.
+MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", re.ASCII)
+
+
+def export_modelscope(model_id: str, out: Path, **kwargs) -> Path:
+    """Download and export ``model_id`` (the export extra); a module attribute so tests can replace it."""
+    from ner.export.raner import export_modelscope as export
+
+    return export(model_id, out, **kwargs)
+
+
+def allowed_roots(cache_dir: str | Path) -> list[Path]:
+    """The project's ``models/``, ``cache_dir`` and each directory in ``$NER_MODEL_ROOTS`` (os.pathsep-separated)."""
+    roots = [PROJECT_MODELS, Path(cache_dir)]
+    roots += [Path(p) for p in os.environ.get("NER_MODEL_ROOTS", "").split(os.pathsep) if p.strip()]
+    return [r.expanduser().resolve() for r in roots]
+
+
+def cache_name(model_id: str) -> str:
+    """``damo/nlp_raner`` -> ``damo--nlp_raner``: one safe directory name per id."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", model_id.replace("/", "--"))
+
+
+def resolve_model(value: str, cache_dir: str | Path) -> Path:
+    """The model directory for ``value``: a local directory inside :func:`allowed_roots`, or a
+    ModelScope id exported on first use into ``cache_dir/<id with / as -->`` and reused after.
+
+    Raises ``ValueError`` for anything else (URLs, ``..``, paths outside the roots),
+    :class:`HubUnavailable` quickly when an id must be fetched and ModelScope is unreachable.
+    """
+    value = str(value).strip()
+    if not value:
+        raise ValueError("no model given: pass a model directory or a ModelScope id like 'owner/name'.")
+    if "://" in value or value.startswith(("http:", "https:", "file:")):
+        raise ValueError(f"{value!r} is a URL; give a ModelScope id like 'owner/name' or a local model directory.")
+    if ".." in Path(value).parts or "\0" in value:
+        raise ValueError(f"{value!r} contains '..'; give a ModelScope id or a directory inside "
+                         f"{[str(r) for r in allowed_roots(cache_dir)]}.")
+    roots = allowed_roots(cache_dir)
+    given = Path(value).expanduser()
+    candidates = [given] if given.is_absolute() else [given] + [r / given for r in roots]
+    for cand in candidates:
+        if cand.is_dir():
+            real = cand.resolve()
+            if any(real == r or real.is_relative_to(r) for r in roots):
+                return real
+    if given.is_absolute() and not given.exists():
+        raise ValueError(f"model directory {value!r} does not exist; set NER_MODEL to an exported model directory "
+                         f"or a ModelScope id like 'owner/name', or unset it for the embedded model.")
+    if given.is_absolute() or not MODEL_ID.match(value):
+        raise ValueError(f"{value!r} is neither a model directory inside {[str(r) for r in roots]} nor a "
+                         f"ModelScope id like 'owner/name'. Add its parent to NER_MODEL_ROOTS to allow it.")
+    target = Path(cache_dir).expanduser().resolve() / cache_name(value)
+    try:
+        read_spec(target)
+        return target  # exported on an earlier run
+    except ModelError:
+        pass
+    log.info("exporting %s into %s (first use)", value, target)
+    return export_modelscope(value, target, download_dir=Path(cache_dir).expanduser() / "modelscope")
+
+
+def default_cache_dir() -> Path:
+    """``$NER_CACHE`` or ``~/.cache/ner``."""
+    return Path(os.environ.get("NER_CACHE") or Path.home() / ".cache" / "ner")
+
+
+def open_model(value: str | None, cache_dir: str | Path | None = None, *, strict: bool = True,
+               **options) -> tuple[ner.Recognizer, str | None]:
+    """The recognizer ``value`` asks for, and a notice when the embedded model stands in for it.
+
+    The one fallback rule: no value means the embedded model; a hub that cannot
+    be reached, or a model that cannot be fetched, means the embedded model with
+    a plain-language notice.  A bad local directory, a URL or a path outside the
+    allowed roots is a configuration error: with ``strict`` (the app) it raises
+    ``ValueError`` / :class:`ner.ModelError`, so the app does not start; without
+    it the embedded model answers and the notice says why.
+    """
+    if not value:
+        return ner.load(ner.EMBEDDED_MODEL, **options), None
+    try:
+        path = resolve_model(value, cache_dir or default_cache_dir())
+        return ner.load(path, **options), None
+    except HubUnavailable as exc:
+        reason = str(exc)
+    except (HubError, ImportError) as exc:
+        reason = f"the model {value!r} could not be fetched ({exc}); the embedded model is used instead."
+    except (ValueError, ModelError) as exc:
+        if strict:
+            raise
+        reason = f"the model {value!r} could not be used: {exc} The embedded model is used instead."
+    log.warning("%s", reason)
+    return ner.load(ner.EMBEDDED_MODEL, **options), reason
