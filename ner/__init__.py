@@ -22,8 +22,15 @@ from .spec import read_spec
 __all__ = ["Entity", "NerError", "ModelError", "HubError", "HubUnavailable", "FormatError", "read_spec", "Recognizer", "load", "recognize", "recognize_batch", "default_model_dir",
            "EMBEDDED_MODEL"]
 
+def _embedded_model() -> Path:
+    """Inside the installed package (``ner/models``), else at the top of the source tree (``models/``)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "models" / "zh-ner-lite"
+    return packaged if (packaged / "config.json").is_file() else here.parent / "models" / "zh-ner-lite"
+
+
 #: The model the project trains and ships.
-EMBEDDED_MODEL = Path(__file__).resolve().parent.parent / "models" / "zh-ner-lite"
+EMBEDDED_MODEL = _embedded_model()
 
 _cache: dict[tuple, Recognizer] = {}
 _lock = threading.Lock()

@@ -39,5 +39,10 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``ner`` console script."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,12 +1,23 @@
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+#: Which kind of test each module holds (pytest -m unit / app / e2e / export); unlisted modules are unit tests.
+KINDS = {"test_api": "app", "test_app": "app", "test_bad_input": "app", "test_model_source": "app",
+         "test_browser": "e2e", "test_load": "e2e", "test_raner_export": "export"}
+SLOW = {"app", "e2e", "export"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        kind = KINDS.get(module) or ("app" if module.startswith("test_security") else "unit")
+        item.add_marker(getattr(pytest.mark, kind))
+        if kind in SLOW:
+            item.add_marker(pytest.mark.slow)
 
 DATA = Path(os.environ.get("NER_DATA", ROOT.parent / "shared" / "data"))
 

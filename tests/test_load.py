@@ -1,11 +1,5 @@
-"""A short, bounded run of the load test (scripts/load_test.py) against the real server: no errors, no mix-ups."""
-import sys
-
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import load_test  # noqa: E402
+"""A short, bounded run of the load test (ner.bench.load) against the real server: no errors, no mix-ups."""
+from ner.bench import load as load_test
 
 
 def test_concurrent_clients_get_their_own_results(server_url):

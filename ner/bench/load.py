@@ -1,7 +1,7 @@
 """Load test: N concurrent clients for T seconds against ``POST /api/v1/ner`` and the Gradio ``/extract``.
 
-    python scripts/load_test.py --clients 20 --seconds 60          # starts app.py on a free loopback port
-    python scripts/load_test.py --url http://127.0.0.1:7860 --pid 1234 --clients 8 --seconds 20
+    python -m ner.bench.load --clients 20 --seconds 60          # starts app.py on a free loopback port
+    python -m ner.bench.load --url http://127.0.0.1:7860 --pid 1234 --clients 8 --seconds 20
 
 Loopback only, bounded in requests (--max-requests) and time (--seconds).  Texts
 mix short sentences and long documents, each one distinct; every response is
@@ -24,14 +24,10 @@ from urllib.parse import urlparse
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from ner.samples import MIXED, NEWS, POST, REPORT, SEED
 
-from bench_api import rss_mib  # noqa: E402
-from server_util import running_server  # noqa: E402
-
-from ner.samples import MIXED, NEWS, POST, REPORT, SEED  # noqa: E402
+from .api import rss_mib
+from .server import running_server
 
 NAMES = ["王建国", "李晓明", "陈静", "赵立新", "刘洋", "孙丽", "周杰", "吴敏", "郑强", "黄磊"]
 PLACES = ["南京", "重庆", "西安", "拉萨", "厦门", "哈尔滨", "昆明", "青岛", "苏州", "兰州"]

@@ -1,8 +1,8 @@
 """Latency of ``POST /api/v1/ner`` and the server's memory: sequential requests, bounded in count and time.
 
-    python scripts/bench_api.py                      # starts app.py on a free loopback port ($NER_MODEL)
-    python scripts/bench_api.py --model /tmp/smoke_model --requests 200
-    python scripts/bench_api.py --url http://127.0.0.1:7860 --pid 1234
+    python -m ner.bench.api                      # starts app.py on a free loopback port ($NER_MODEL)
+    python -m ner.bench.api --model /tmp/smoke_model --requests 200
+    python -m ner.bench.api --url http://127.0.0.1:7860 --pid 1234
 
 Prints the time from process start to the first answered request, p50/p95 latency
 of a 500-character text, and the server's resident memory (VmRSS) after the requests.
@@ -17,13 +17,9 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from ner.samples import text_of_length
 
-from server_util import running_server  # noqa: E402
-
-from ner.samples import text_of_length  # noqa: E402
+from .server import running_server
 
 WARMUP = 5
 
