@@ -61,6 +61,26 @@ def collate(items, idx, torch):
     return (torch.from_numpy(ids), torch.from_numpy(big), torch.from_numpy(lex), lengths), torch.from_numpy(tags), mask
 
 
+def mask_unknown(inputs, mask, rate: float, unk_id: int, generator):
+    """Replace a ``rate`` share of real tokens by ``[UNK]`` (training only), with their bigrams and lexicon rows.
+
+    The vocabulary holds every character of the training text, so without this
+    ``[UNK]`` never occurs in training and its untrained embedding disturbs the
+    neighbours of any unknown character (an emoji before a name erased the name).
+    """
+    import torch
+
+    ids, big, lex, lengths = inputs
+    hit = (torch.rand(ids.shape, generator=generator) < rate) & mask
+    if not hit.any():
+        return inputs
+    ids = ids.masked_fill(hit, unk_id)
+    # a bigram is (token i, token i+1): unknown when either side is
+    big = big.masked_fill(hit | torch.nn.functional.pad(hit[:, 1:], (0, 1)), 0)
+    lex = lex.masked_fill(hit.unsqueeze(-1), 0.0)
+    return ids, big, lex, lengths
+
+
 def sample_epoch(items_by_corpus: dict, weights: dict[str, float], rng: random.Random) -> list:
     """One epoch's items: each corpus repeated ``int(w)`` times plus a random ``w % 1`` part of it."""
     out = []

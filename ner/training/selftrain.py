@@ -31,7 +31,8 @@ def sentences(lines: list[str], n_chars: int, seed: int) -> list[str]:
     rng.shuffle(order)
     out, total = [], 0
     for i in order:
-        for s in SENTENCE.findall(lines[i]):
+        # headlines and posts often have no end punctuation: the whole line is one sentence
+        for s in SENTENCE.findall(lines[i]) or [lines[i]]:
             if 8 <= len(s) <= 100:
                 out.append(s)
                 total += len(s)

@@ -28,7 +28,7 @@ from ..features import BigramTable, Featurizer, Lexicon
 from ..tags import tags_to_spans
 from ..text import fold_char
 from ..tokenizer import SPECIAL_TOKENS, TextTokenizer
-from .batches import collate, encode_examples, make_batches, sample_epoch
+from .batches import collate, encode_examples, make_batches, mask_unknown, sample_epoch
 from .corpora import CORPORA, DEFAULT_DATA, Example, train_dev
 from .lexicon import build_lexicon_file
 from .scoring import macro, score
@@ -170,6 +170,8 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (smoke tests)")
+    ap.add_argument("--unk-rate", type=float, default=0.0,
+                    help="share of training tokens replaced by [UNK], so unknown characters do not disturb neighbours")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch = require("torch", "Training")
@@ -268,9 +270,12 @@ def main(argv=None) -> None:
         erng = random.Random(args.seed * 1000 + epoch)
         torch.manual_seed(args.seed * 1000 + epoch)
         running, tokens = 0.0, 0
+        unk_rng = torch.Generator().manual_seed(args.seed * 1000 + epoch)
         epoch_items = sample_epoch(items_by_corpus, weights, erng)
         for bi, idx in enumerate(make_batches(epoch_items, args.batch_size, erng, True)):
             inputs, tags, mask = collate(epoch_items, idx, torch)
+            if args.unk_rate:
+                inputs = mask_unknown(inputs, mask, args.unk_rate, tok.unk_id, unk_rng)
             inputs = [x.to(device) for x in inputs]
             loss = crf.nll(net(*inputs), tags.to(device), mask.to(device))
             opt.zero_grad()
