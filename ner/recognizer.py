@@ -1,14 +1,16 @@
 """The recognizer: tokenize with offsets -> windows -> batched ONNX emissions -> CRF decoding -> entities."""
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
 import numpy as np
 
 from .crf import marginals, viterbi
+from .dictionary import Dictionary, as_dictionary
 from .entity import Entity
-from .features import BigramTable, Featurizer, Lexicon
+from .features import Featurizer
 from .errors import ModelError
 from .spec import ModelSpec, read_spec
 from .postprocess import LocOrgSplitter
@@ -31,7 +33,8 @@ class Recognizer:
     """
 
     def __init__(self, model_dir: str | Path, *, precision: str = "int8", providers: list[str] | None = None,
-                 threads: int | None = None, optimization: str = "all", batch_size: int = 32):
+                 threads: int | None = None, optimization: str = "all", batch_size: int = 32,
+                 dictionary: str | Path | Dictionary | None = None):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
         if optimization not in OPT_LEVELS:
@@ -55,8 +58,8 @@ class Recognizer:
             raise ModelError(f"{spec.vocab_file} of {spec.path.name!r} has {len(self.tokenizer)} tokens but the "
                              f"model was trained with {spec.vocab_size}: the vocabulary does not match the model. "
                              f"Restore the vocab.txt exported with it.")
-        bigrams = BigramTable(np.load(spec.file(spec.bigrams_file)), len(self.tokenizer)) if spec.bigrams_file else None
-        lexicon = Lexicon.load(spec.file(spec.lexicon_file)) if spec.lexicon_file else None
+        bigrams = spec.load_bigrams(len(self.tokenizer))
+        lexicon = spec.load_lexicon()
         self.featurize = Featurizer(bigrams, lexicon)
         self.splitter = LocOrgSplitter.from_spec(spec, self.tokenizer, lexicon)
         if precision == "fp32" and not spec.fp32_file:
@@ -74,6 +77,24 @@ class Recognizer:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.window = spec.max_length - (2 if spec.special_tokens else 0)
         self._check()
+        #: the entity types the model's labels name, in label order (PER, LOC, ORG for the embedded model)
+        self.entity_types = list(dict.fromkeys(lab for lab in self.codes.label if lab))
+        #: optional display names of the types from config.json, e.g. {"PER": "人名"}
+        self.display_names: dict[str, str] = dict(spec.raw.get("display_names") or {})
+        self.dictionary = self._checked(as_dictionary(dictionary))
+
+    def _checked(self, dictionary: Dictionary | None) -> Dictionary | None:
+        if dictionary is not None and not isinstance(dictionary, Dictionary):
+            raise TypeError(f"dictionary must be a ner.Dictionary, not {type(dictionary).__name__}")
+        if dictionary is not None:
+            dictionary.check_types(self.entity_types)
+        return dictionary
+
+    def with_dictionary(self, dictionary: str | Path | Dictionary | None) -> "Recognizer":
+        """A recognizer sharing this one's session and tables, with ``dictionary`` as its own."""
+        other = copy.copy(self)
+        other.dictionary = self._checked(as_dictionary(dictionary))
+        return other
 
     def _check(self) -> None:
         """Run one tiny input through the graph, so a mismatched vocabulary fails at load, not per request."""
@@ -84,6 +105,9 @@ class Recognizer:
             raise ModelError(f"{self.model_path.name} in {self.spec.path.name!r} rejects input from its own "
                              f"vocabulary ({type(exc).__name__}): the vocab.txt does not match the model. "
                              f"Restore the vocab.txt exported with it.") from None
+        if not np.isfinite(em).all():
+            raise ModelError(f"{self.model_path.name} in {self.spec.path.name!r} gives non-finite scores (NaN or "
+                             f"infinity): its weights are damaged. Re-export the model.")
         if em.shape[-1] != len(self.labels):
             raise ModelError(f"{self.model_path.name} gives {em.shape[-1]} tag scores but config.json lists "
                              f"{len(self.labels)} labels; re-export the model.")
@@ -126,12 +150,24 @@ class Recognizer:
 
     # ------------------------------------------------------------ public
 
-    def recognize(self, text: str) -> list[Entity]:
-        """Entities of ``text``, sorted and non-overlapping, offsets into ``text`` itself."""
-        return self.recognize_batch([text])[0]
+    def recognize(self, text: str, *, dictionary: Dictionary | None = None) -> list[Entity]:
+        """Entities of ``text``, sorted and non-overlapping, offsets into ``text`` itself.
 
-    def recognize_batch(self, texts: list[str]) -> list[list[Entity]]:
+        ``dictionary`` applies to this call only, after the recognizer's own (see :mod:`ner.dictionary`).
+        """
+        return self.recognize_batch([text], dictionary=dictionary)[0]
+
+    def recognize_batch(self, texts: list[str], *, dictionary: Dictionary | None = None) -> list[list[Entity]]:
         """Entities of each text; equal to calling :meth:`recognize` on each one alone."""
+        extra = self._checked(dictionary)
+        results = self._recognize_model(texts)
+        for d in (self.dictionary, extra):
+            if d is not None:
+                results = [d.apply(t, r) for t, r in zip(texts, results)]
+        return results
+
+    def _recognize_model(self, texts: list[str]) -> list[list[Entity]]:
+        """The model's entities of each text, before any dictionary."""
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise TypeError(f"texts[{i}] must be a str, not {type(t).__name__}")

@@ -44,7 +44,7 @@ def build(path: Path, max_length: int = 32) -> Path:
     np.savez(path / "crf.npz", transitions=np.zeros((k, k), np.float32), start=np.zeros(k, np.float32),
              end=np.zeros(k, np.float32))
     (path / "config.json").write_text(json.dumps({
-        "name": "toy", "labels": LABELS, "scheme": "BIOES", "max_length": max_length,
+        "format": "ner-onnx/1", "name": "toy", "labels": LABELS, "scheme": "BIOES", "max_length": max_length,
         "model_file": "model.onnx", "fp32_file": "model.onnx", "vocab_size": len(vocab),
         "tokenizer": {"nfkc": True, "lowercase": True, "split": "char"},
     }), encoding="utf-8")
