@@ -262,14 +262,14 @@ def test_label_map_from_configuration_json_id2label(tmp_path):
         raner.read_labels(tmp_path, 9)
 
 
-def test_missing_torch_names_the_requirements_file(raner_src, tmp_path):
+def test_missing_torch_names_the_extra_to_install(raner_src, tmp_path):
     code = ("import sys\nsys.modules['torch'] = None\nimport ner.export.raner\n"
             "try:\n    ner.export.raner.export_modelscope(sys.argv[1], sys.argv[2])\n"
             "except ImportError as exc:\n    print(exc)\n    sys.exit(0)\nsys.exit(1)\n")
     run = subprocess.run([sys.executable, "-c", code, str(raner_src[0]), str(tmp_path / "out")], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert "requirements-export.txt" in run.stdout and "'torch'" in run.stdout
+    assert 'pip install "ai-ner-service[export]"' in run.stdout and "'torch'" in run.stdout
 
 
 # ---------------------------------------------------------------- which model the app may load

@@ -45,7 +45,7 @@ def _rebuild_lexicon(info: dict, assets: Path, out: Path, data_dir: Path) -> Non
 def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | None = None,
                data_dir: Path | None = None, quantize_lstm: bool = False) -> Path:
     """The embedded model: ``run`` is a ``python -m ner.train`` output directory."""
-    torch = require("torch", "Exporting the embedded model")
+    torch = require("torch", "Exporting the embedded model", extra="export")
     from ..training.net import AnchoredTagger, TaggerNet
 
     info = json.loads((run / "train_info.json").read_text())

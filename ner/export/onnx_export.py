@@ -11,7 +11,7 @@ from .._optional import require
 def export_onnx(module, example_inputs: tuple, input_names: list[str], dynamic: dict, out: Path,
                 opset: int = 17) -> Path:
     """Trace ``module`` to ``out`` with the legacy exporter (native LSTM op, dynamic axes)."""
-    torch = require("torch", "Exporting to ONNX")
+    torch = require("torch", "Exporting to ONNX", extra="export")
     module.eval()
     with torch.no_grad():
         torch.onnx.export(module, example_inputs, str(out), input_names=input_names, output_names=["emissions"],

@@ -61,7 +61,7 @@ def load_checkpoint(model_dir: Path) -> tuple[dict, Path]:
     ``*.safetensors`` is preferred; otherwise ``pytorch_model.bin`` / ``*.pt`` is
     read with ``torch.load(weights_only=True)``, which refuses pickled code.
     """
-    torch = require("torch", "Reading a ModelScope checkpoint")
+    torch = require("torch", "Reading a ModelScope checkpoint", extra="export")
     model_dir = Path(model_dir)
     safetensors = sorted(model_dir.glob("*.safetensors"))
     if safetensors:
@@ -207,7 +207,7 @@ def read_labels(model_dir: Path, num_labels: int) -> tuple[list[str], str]:
 
 def bert_config(model_dir: Path, state: dict, layout: Layout):
     """A ``transformers.BertConfig`` from ``config.json``, checked against the tensor shapes."""
-    transformers = require("transformers", "Building the RaNER encoder")
+    transformers = require("transformers", "Building the RaNER encoder", extra="export")
     p = layout.encoder_prefix
     vocab, hidden = state[p + WORD_EMBEDDINGS].shape
     layers = {int(m.group(1)) for k in state if (m := re.match(re.escape(p) + r"encoder\.layer\.(\d+)\.", k))}
@@ -247,8 +247,8 @@ def build_torch_model(model_dir: str | Path):
     ``crf`` (transitions, start, end as numpy), ``layout``, ``config``, ``checkpoint``
     and ``parameters``.
     """
-    torch = require("torch", "Exporting a ModelScope model")
-    transformers = require("transformers", "Exporting a ModelScope model")
+    torch = require("torch", "Exporting a ModelScope model", extra="export")
+    transformers = require("transformers", "Exporting a ModelScope model", extra="export")
     model_dir = Path(model_dir)
     state, ckpt = load_checkpoint(model_dir)
     # TF-style LayerNorm names, as ModelScope's loader also accepts them
@@ -310,7 +310,7 @@ def export_modelscope(source: str | Path, out: str | Path, *, quantize_int8: boo
     ``vocab.txt``, ``config.json`` (written last, so a half-finished export is
     never loadable) and a ``README.md`` model card.  Returns ``out``.
     """
-    torch = require("torch", "Exporting a ModelScope model")
+    torch = require("torch", "Exporting a ModelScope model", extra="export")
     from .onnx_export import export_onnx, save_crf
     from .quantize import quantize
     from ..tokenizer import read_vocab

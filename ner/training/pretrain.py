@@ -2,7 +2,7 @@
 
 This is the CPU substitute for a character language model: a few minutes of
 skip-gram over 61M characters gives every character and frequent bigram a vector
-that the NER network starts from.  Needs ``gensim`` (requirements-export.txt).
+that the NER network starts from.  Needs ``gensim`` (the ``train`` extra).
 
     python -m ner.training.pretrain --data ../shared/data --out work/w2v [--exclude cctv ...]
 """
