@@ -5,15 +5,13 @@ to PER/LOC/ORG as that folder's README says.
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..tags import tags_to_spans
-
-DEFAULT_DATA = Path(os.environ.get("NER_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
+#: ``$NER_DATA``, else ``shared/data`` beside the repository (this file is ner/training/corpora.py).
+DEFAULT_DATA = Path(os.environ.get("NER_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 WEIBO_MAP = {"PER.NAM": "PER", "ORG.NAM": "ORG", "LOC.NAM": "LOC", "GPE.NAM": "LOC"}
 CLUENER_MAP = {"name": "PER", "company": "ORG", "government": "ORG", "organization": "ORG",
@@ -28,60 +26,36 @@ class Example:
     spans: list[tuple[int, int, str]] = field(default_factory=list)
 
 
+def _weibo_tag(tag: str) -> str:
+    prefix, _, typ = tag.partition("-")
+    return f"{prefix}-{WEIBO_MAP[typ]}" if typ in WEIBO_MAP else "O"
+
+
+def _weibo_char(token: str) -> str:
+    """``科0`` -> ``科``: the character without its word-position digit (one character, as the model sees it)."""
+    return (token[:-1] if len(token) > 1 else token)[:1] or " "
+
+
 def read_bio_tsv(path: str | Path, *, weibo: bool = False) -> list[Example]:
-    """``char<TAB>tag`` lines, blank line between sentences.
+    """``char<TAB>tag`` lines, blank line between sentences (see :mod:`ner.training.formats`).
 
     ``weibo=True`` strips the word-position digit from each character and maps
     the Weibo types (``.NOM`` mentions become O).
     """
-    examples, chars, tags = [], [], []
+    from .formats import read_text, loads_conll
 
-    def flush():
-        if chars:
-            spans = tags_to_spans(tags, "BIO")
-            examples.append(Example("".join(chars), [(s, e, t) for s, e, t in spans if t]))
-        chars.clear()
-        tags.clear()
-
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.rstrip("\n")
-            if not line.strip():
-                flush()
-                continue
-            ch, _, tag = line.rpartition("\t") if "\t" in line else line.rpartition(" ")
-            if weibo:
-                ch = ch[:-1] if len(ch) > 1 else ch
-                prefix, _, typ = tag.partition("-")
-                tag = f"{prefix}-{WEIBO_MAP[typ]}" if typ in WEIBO_MAP else "O"
-            if len(ch) != 1:
-                ch = ch[:1] or " "
-            chars.append(ch)
-            tags.append(tag)
-    flush()
-    return examples
+    if not weibo:
+        return loads_conll(read_text(Path(path)), str(path))
+    return loads_conll(read_text(Path(path)), str(path), token_map=_weibo_char,
+                       tag_map=_weibo_tag)
 
 
 def read_cluener(path: str | Path) -> list[Example]:
-    """CLUENER2020 jsonl (inclusive end offsets) mapped to PER/LOC/ORG."""
-    examples = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            obj = json.loads(line)
-            spans = []
-            for typ, mentions in obj.get("label", {}).items():
-                if typ not in CLUENER_MAP:
-                    continue
-                for positions in mentions.values():
-                    spans.extend((s, e + 1, CLUENER_MAP[typ]) for s, e in positions)
-            spans.sort()
-            kept, last_end = [], -1
-            for s in spans:  # drop nested or overlapping mentions, keep the first
-                if s[0] >= last_end:
-                    kept.append(s)
-                    last_end = s[1]
-            examples.append(Example(obj["text"], kept))
-    return examples
+    """CLUENER2020 jsonl (inclusive end offsets) mapped to PER/LOC/ORG; nested mentions: the first kept."""
+    from .formats import drop_overlaps, read
+
+    return [Example(ex.text, drop_overlaps((s, e, CLUENER_MAP[t]) for s, e, t in ex.spans if t in CLUENER_MAP))
+            for ex in read(path, "cluener")]
 
 
 #: Every corpus by name: its training file, its dev file (``None``: a dev part is held out of
@@ -108,10 +82,15 @@ def train_dev(name: str, data_dir: Path = DEFAULT_DATA) -> tuple[list[Example], 
     train = read_any(data_dir / train_file)
     if dev_file:
         return train, read_any(data_dir / dev_file)
-    order = list(range(len(train)))
-    random.Random(DEV_SEEDS.get(name, DEV_SEED)).shuffle(order)
+    return hold_out(train, n_dev, DEV_SEEDS.get(name, DEV_SEED))
+
+
+def hold_out(examples: list[Example], n_dev: int, seed: int = DEV_SEED) -> tuple[list[Example], list[Example]]:
+    """``(rest, held)``: ``n_dev`` examples drawn with a fixed ``seed``, in file order, never in ``rest``."""
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
     held = set(order[:n_dev])
-    return [ex for i, ex in enumerate(train) if i not in held], [train[i] for i in sorted(held)]
+    return [ex for i, ex in enumerate(examples) if i not in held], [examples[i] for i in sorted(held)]
 
 
 def load_corpus(name: str, data_dir: Path = DEFAULT_DATA) -> list[Example]:
