@@ -9,7 +9,7 @@ import sys
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ner", description="Find PER/LOC/ORG entities in Chinese text.")
     ap.add_argument("text", nargs="?", help="the text; read from stdin when omitted")
-    ap.add_argument("--file", help="read the text from this UTF-8 file")
+    ap.add_argument("--file", help="read the text from this file (UTF-8, UTF-16, GB18030, Big5, Shift-JIS...: detected)")
     ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     args = ap.parse_args(argv)
@@ -17,8 +17,13 @@ def main(argv=None) -> int:
         ap.error("give the text or --file, not both")
     try:
         if args.file:
+            from ner.textio import decode_bytes
+
             with open(args.file, "rb") as fh:
-                text = fh.read().decode("utf-8", errors="replace")
+                text, encoding, confident = decode_bytes(fh.read())
+            if not confident:
+                print(f"warning: the encoding of {args.file} is uncertain; read as {encoding} "
+                      f"(save it as UTF-8 to be sure)", file=sys.stderr)
         elif args.text is not None:
             text = args.text
         else:
