@@ -1,0 +1,209 @@
+"""``ner batch``: every input format, malformed records, limits, output order, resuming after Ctrl-C."""
+import csv
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import ner
+from ner import batch, samples
+from ner.batch import BatchError, Options
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SENTENCES = [s for s in (samples.NEWS + samples.REPORT + samples.POST + samples.MIXED).split("。") if s] + [samples.SEED]
+
+
+def corpus(n):
+    """``n`` texts of one to four sample sentences, all different."""
+    return [f"第{i}条。" + "。".join(SENTENCES[(i + k) % len(SENTENCES)] for k in range(1 + i % 4)) for i in range(n)]
+
+
+def expected(texts):
+    return [[e.to_dict() for e in ents] for ents in ner.load().recognize_batch(texts)]
+
+
+def write_jsonl(path, texts, **extra):
+    with open(path, "w", encoding="utf-8") as fh:
+        for i, t in enumerate(texts):
+            fh.write(json.dumps({"id": f"doc-{i}", "text": t, **extra}, ensure_ascii=False) + "\n")
+    return path
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def test_jsonl_through_two_workers_equals_in_process_in_input_order(tmp_path):
+    texts = corpus(120)
+    src = write_jsonl(tmp_path / "in.jsonl", texts)
+    stats = batch.run([src], tmp_path / "out.jsonl", workers=2, opts=Options(id_column="id"), chunk_chars=2_000,
+                      progress=False)
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["id"] for r in out] == [f"doc-{i}" for i in range(len(texts))]
+    assert [r["entities"] for r in out] == expected(texts)
+    assert (stats.records, stats.skipped, stats.chars) == (len(texts), 0, sum(map(len, texts)))
+    assert stats.threads == max(1, batch.usable_cores() // 2)  # cores are shared out, not oversubscribed
+
+
+def test_malformed_records_are_reported_by_line_and_skipped(tmp_path, caplog):
+    good = [samples.SEED, "李明在上海工作。", "新华社北京电"]
+    lines = [json.dumps({"text": good[0]}, ensure_ascii=False), "{not json", "", json.dumps(["a", "list"]),
+             json.dumps({"body": "no text field"}), json.dumps({"text": 42}), json.dumps({"text": "长" * 51}, ensure_ascii=False),
+             json.dumps({"text": good[1]}, ensure_ascii=False), b"\xff\xfe not utf-8".decode("latin-1"),
+             json.dumps({"text": good[2]}, ensure_ascii=False)]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes("\n".join(lines).replace("ÿþ", "\udcff\udcfe").encode("utf-8", "surrogateescape") + b"\n")
+    with caplog.at_level(logging.WARNING, logger="ner.batch"):
+        stats = batch.run([src], tmp_path / "out.jsonl", workers=0, opts=Options(max_chars=50), progress=False)
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["entities"] for r in out] == expected(good)
+    assert [r["id"] for r in out] == ["in.jsonl:1".replace("in.jsonl", str(src)), f"{src}:7", f"{src}:9"]
+    assert stats.skipped == 6
+    warnings = [r.getMessage() for r in caplog.records]
+    for line, reason in [(2, "not valid JSON"), (4, "a JSON list"), (5, "'text' is missing"),
+                         (6, "is a int, not a string"), (7, "51 characters is over --max-chars 50"),
+                         (9, "not utf-8 text")]:
+        assert any(f"line {line}: " in w and reason in w for w in warnings), (line, warnings)
+
+
+def test_strict_stops_at_the_first_malformed_record_keeping_those_before(tmp_path):
+    texts = corpus(5)
+    src = write_jsonl(tmp_path / "in.jsonl", texts)
+    with open(src, "a", encoding="utf-8") as fh:
+        fh.write("{broken\n" + json.dumps({"text": texts[0]}, ensure_ascii=False) + "\n")
+    with pytest.raises(BatchError, match=r"in.jsonl line 6: not valid JSON.*--strict"):
+        batch.run([src], tmp_path / "out.jsonl", workers=0, strict=True, progress=False)
+    assert [r["entities"] for r in read_jsonl(tmp_path / "out.jsonl")] == expected(texts)
+    rc = batch.main([str(src), "--out", str(tmp_path / "cli.jsonl"), "--workers", "0", "--strict", "--quiet"])
+    assert rc == 1
+
+
+def test_csv_in_with_columns_bom_and_multiline_fields_to_csv_out(tmp_path):
+    texts = ["张三在北京工作。\n第二行：李明去了上海。", samples.SEED, "没有实体的一句话"]
+    src = tmp_path / "posts.csv"
+    with open(src, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["post_id", "body", "likes"])
+        for i, t in enumerate(texts):
+            w.writerow([f"p{i}", t, i])
+        fh.write('p9,"short row"\n')
+    stats = batch.run([src], tmp_path / "out.csv", workers=0, opts=Options(text_column="body", id_column="post_id"),
+                      progress=False)
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    want = [{"id": f"p{i}", **{k: str(v) for k, v in e.items()}} for i, ents in enumerate(expected(texts)) for e in ents]
+    assert rows == want
+    assert list(rows[0]) == batch.CSV_COLUMNS
+    assert (stats.records, stats.skipped) == (3, 1)
+    with pytest.raises(BatchError, match="no column 'text' in the header"):
+        batch.run([src], tmp_path / "bad.csv", workers=0, progress=False)
+
+
+def test_txt_folder_one_document_per_file_any_encoding(tmp_path):
+    folder = tmp_path / "reports"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_bytes(samples.NEWS.encode("gb18030"))
+    (folder / "sub" / "b.txt").write_text(samples.REPORT, encoding="utf-8")
+    (folder / "skip.md").write_text("not a text input")
+    batch.run([folder], tmp_path / "out.jsonl", workers=0, progress=False)
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["id"] for r in out] == [str(folder / "a.txt"), str(folder / "sub" / "b.txt")]
+    assert [r["entities"] for r in out] == expected([samples.NEWS, samples.REPORT])
+
+
+def test_parquet_in_and_out(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    texts = corpus(40)
+    pq.write_table(pa.table({"key": list(range(40)), "text": texts}), tmp_path / "in.parquet", row_group_size=7)
+    batch.run([tmp_path / "in.parquet"], tmp_path / "out.parquet", workers=0, opts=Options(id_column="key"),
+              chunk_chars=1_000, progress=False)
+    table = pq.read_table(tmp_path / "out.parquet").to_pydict()
+    assert table["id"] == [str(i) for i in range(40)]
+    assert table["entities"] == expected(texts)
+    assert not (tmp_path / "out.parquet.parts").exists()
+
+
+def test_refuses_unknown_inputs_and_foreign_progress(tmp_path):
+    (tmp_path / "x.docx").write_text("x")
+    with pytest.raises(BatchError, match="unknown input type '.docx'"):
+        batch.run([tmp_path / "x.docx"], tmp_path / "o.jsonl")
+    src = write_jsonl(tmp_path / "in.jsonl", corpus(3))
+    with pytest.raises(BatchError, match="cannot tell the output format"):
+        batch.run([src], tmp_path / "out.txt", workers=0)
+    batch.run([src], tmp_path / "out.jsonl", workers=0, progress=False)
+    with pytest.raises(BatchError, match="other inputs or options"):
+        batch.run([src], tmp_path / "out.jsonl", workers=0, opts=Options(max_chars=10), progress=False)
+    (tmp_path / "out.jsonl.progress.json").unlink()
+    with pytest.raises(BatchError, match="--overwrite"):
+        batch.run([src], tmp_path / "out.jsonl", workers=0, progress=False)
+
+
+def test_a_rerun_cuts_off_what_was_written_after_the_last_commit(tmp_path):
+    """A kill between writing a chunk and committing it leaves extra bytes; the rerun removes them."""
+    texts = corpus(30)
+    src = write_jsonl(tmp_path / "in.jsonl", texts)
+    out = tmp_path / "out.jsonl"
+    batch.run([src], out, workers=0, chunk_chars=500, progress=False)
+    whole = out.read_bytes()
+    progress = tmp_path / "out.jsonl.progress.json"
+    # go back to the state after the chunk that ends at record 10, with half a record written after it
+    cut = sum(len(line) for line in whole.splitlines(keepends=True)[:10])
+    src_offset = sum(len(line) for line in src.read_bytes().splitlines(keepends=True)[:10])
+    state = json.loads(progress.read_text())
+    state.update({"done": False, "source": 0, "cursor": [src_offset, 10, 10], "records": 10, "skipped": 0,
+                  "output": {"bytes": cut}})
+    progress.write_text(json.dumps(state))
+    out.write_bytes(whole[:cut] + b'{"id": "half a rec')
+    stats = batch.run([src], out, workers=0, progress=False)
+    assert stats.resumed and stats.records == 30 and stats.chars == sum(map(len, texts[10:]))
+    assert out.read_bytes() == whole
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_rerun_writes_every_record_exactly_once(tmp_path):
+    texts = corpus(600)
+    src = write_jsonl(tmp_path / "in.jsonl", texts)
+    out, progress = tmp_path / "out.jsonl", tmp_path / "out.jsonl.progress.json"
+    cmd = [sys.executable, "-m", "ner.batch", str(src), "--out", str(out), "--workers", "2", "--chunk-chars", "1500",
+           "--id-column", "id", "--quiet"]
+    first = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not progress.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(first.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+        _, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    state = json.loads(progress.read_text())
+    assert first.returncode == 130, err.decode()[-2000:]
+    assert b"run the same command again to resume" in err and b"Traceback" not in err
+    assert not state["done"] and 0 < state["records"] < len(texts)
+    assert out.stat().st_size >= state["output"]["bytes"]  # anything after the last commit is cut off by the rerun
+    second = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=120)
+    assert second.returncode == 0, second.stderr.decode()[-2000:]
+    rows = read_jsonl(out)
+    assert [r["id"] for r in rows] == [f"doc-{i}" for i in range(len(texts))]
+    assert [r["entities"] for r in rows] == expected(texts)
+    assert json.loads(second.stdout.splitlines()[-1])["resumed"]
+    assert json.loads(progress.read_text())["done"] is True
+
+
+def test_cli_prints_the_figures_and_plain_errors(tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", corpus(4))
+    run = subprocess.run([sys.executable, "-m", "ner.batch", str(src), "--out", str(tmp_path / "o.jsonl"),
+                          "--workers", "0", "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    figures = json.loads(run.stdout)
+    assert figures["records"] == 4 and figures["chars_per_s"] > 0
+    missing = subprocess.run([sys.executable, "-m", "ner.batch", str(tmp_path / "nope.jsonl"), "--out",
+                              str(tmp_path / "x.jsonl")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
