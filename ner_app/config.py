@@ -1,22 +1,45 @@
 """Server settings read once from environment variables."""
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+MIB = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Settings:
-    """Limits and addresses of one server process (see the docstring of ``app.py`` for each variable)."""
+    """Limits and addresses of one server process (see the docstring of ``app.py`` and SECURITY.md for each variable)."""
 
     model: str | None = None
     threads: int | None = None
     max_chars: int = 100_000
     max_texts: int = 64
+    #: characters of all texts of one REST request (or one Gradio call) together
+    max_request_chars: int = 200_000
+    #: bytes of one REST answer
+    max_response_bytes: int = 16 * MIB
     queue_size: int = 64
     engine_slots: int = 2
-    max_body_bytes: int = 8 * 1024 * 1024
+    #: characters one engine turn takes before the next waiting request gets its turn
+    engine_chunk_chars: int = 20_000
+    max_body_bytes: int = 8 * MIB
+    #: bytes of one uploaded file (Gradio's max_file_size)
+    max_upload_bytes: int = 8 * 100_000
+    #: seconds a client may take to send its request headers, and then its body
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    #: seconds the server waits for open requests after SIGTERM before it cancels them
+    shutdown_timeout_s: float = 2.0
+    #: seconds an upload or a download stays on disk; bytes all of them may take together
+    file_ttl_s: int = 600
+    cache_max_bytes: int = 256 * MIB
+    #: origins whose pages may read the API's answers (CORS); none by default
+    cors_origins: tuple[str, ...] = ()
+    #: who may frame the page (CSP frame-ancestors): "'self'", "'none'" or a list of origins
+    frame_ancestors: str = "'self'"
     host: str = "127.0.0.1"
     port: int = 7860
 
@@ -26,14 +49,29 @@ class Settings:
         max_chars = _int(env, "NER_MAX_CHARS", cls.max_chars)
         # JSON may escape every CJK character as \uXXXX (6 bytes): one maximal text must always fit
         body_floor = 6 * max_chars + 64 * 1024
+        max_request_chars = _int(env, "NER_MAX_REQUEST_CHARS", max(cls.max_request_chars, max_chars))
+        if max_request_chars < max_chars:
+            raise ValueError(f"NER_MAX_REQUEST_CHARS={max_request_chars} is below NER_MAX_CHARS={max_chars}: "
+                             f"one text of the largest allowed size must fit in a request")
         return cls(
             model=env.get("NER_MODEL") or None,
             threads=_int(env, "NER_THREADS", None),
             max_chars=max_chars,
             max_texts=_int(env, "NER_MAX_TEXTS", cls.max_texts),
+            max_request_chars=max_request_chars,
+            max_response_bytes=_int(env, "NER_MAX_RESPONSE_BYTES", cls.max_response_bytes),
             queue_size=_int(env, "NER_QUEUE_SIZE", cls.queue_size),
             engine_slots=_int(env, "NER_ENGINE_SLOTS", cls.engine_slots),
+            engine_chunk_chars=_int(env, "NER_ENGINE_CHUNK_CHARS", cls.engine_chunk_chars),
             max_body_bytes=max(_int(env, "NER_MAX_BODY_BYTES", cls.max_body_bytes), body_floor),
+            max_upload_bytes=_int(env, "NER_MAX_UPLOAD_BYTES", 8 * max_chars),
+            header_timeout_s=_seconds(env, "NER_HEADER_TIMEOUT", cls.header_timeout_s),
+            body_timeout_s=_seconds(env, "NER_BODY_TIMEOUT", cls.body_timeout_s),
+            shutdown_timeout_s=_seconds(env, "NER_SHUTDOWN_TIMEOUT", cls.shutdown_timeout_s),
+            file_ttl_s=_int(env, "NER_FILE_TTL", cls.file_ttl_s),
+            cache_max_bytes=_int(env, "NER_CACHE_MAX_BYTES", cls.cache_max_bytes),
+            cors_origins=_origins(env, "NER_CORS_ORIGINS"),
+            frame_ancestors=env.get("NER_FRAME_ANCESTORS", "").strip() or cls.frame_ancestors,
             host=env.get("GRADIO_SERVER_NAME") or cls.host,
             port=_int(env, "GRADIO_SERVER_PORT", cls.port),
         )
@@ -50,3 +88,26 @@ def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
     if value < 1:
         raise ValueError(f"{name}={value} must be at least 1; set it to a positive integer or unset it")
     return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds; set it to e.g. 10 or unset it") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}={raw} must be a positive number of seconds; set it to e.g. 10 or unset it")
+    return value
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """``"https://a.example, https://b.example"`` -> both; each must be ``scheme://host[:port]``."""
+    origins = tuple(o.strip().rstrip("/") for o in env.get(name, "").split(",") if o.strip())
+    for origin in origins:
+        if origin == "*" or "://" not in origin or origin.count("/") != 2:
+            raise ValueError(f"{name}: {origin!r} is not an origin like https://app.example.com "
+                             f"(scheme://host[:port], no path, no '*')")
+    return origins

@@ -8,13 +8,17 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 
 import ner
+from ner.textio import well_formed
 
 from .config import Settings
+from .gate import EngineClosed
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,12 @@ def create_api(recognizer: ner.Recognizer, settings: Settings, notice: str | Non
     """A FastAPI app with the REST routes; mount the Gradio UI on it afterwards."""
     app = FastAPI(title="AI 智能实体侦测服务 API", version="1.0",
                   description="Chinese named-entity recognition (PER, LOC, ORG). Offsets are half-open "
-                              "code-point offsets into the text sent.")
+                              "code-point offsets into the text sent. A lone surrogate (half an emoji) is read "
+                              "as U+FFFD, one code point for one, so offsets still index the text sent.")
+    # Pages of other origins may not read the answers unless NER_CORS_ORIGINS names them; Gradio sees
+    # this middleware on its parent and adds no CORS headers of its own to the page's routes.
+    app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                       allow_headers=["content-type"], allow_credentials=False)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
@@ -79,6 +88,8 @@ def create_api(recognizer: ner.Recognizer, settings: Settings, notice: str | Non
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
+        if isinstance(exc, ClientDisconnect):  # the client left mid-request (also inside the Gradio mount)
+            return error_response(400, "the client closed the connection")
         log.error("unhandled error on %s", request.url.path, exc_info=exc)
         return error_response(500, "internal server error")
 
@@ -86,7 +97,8 @@ def create_api(recognizer: ner.Recognizer, settings: Settings, notice: str | Non
     def healthz() -> dict:
         return {"status": "ok", "model": recognizer.name, **({"notice": notice} if notice else {})}
 
-    # one slot per request being read or recognized; NER_QUEUE_SIZE bounds the REST API like the Gradio queue
+    # one slot per request being recognized, taken once its body is read: a slow or stalled client holds none.
+    # NER_QUEUE_SIZE bounds the REST API like the Gradio queue.
     in_flight = asyncio.Semaphore(settings.queue_size)
 
     @app.post("/api/v1/ner", summary="find entities in one text or a list of texts",
@@ -94,21 +106,27 @@ def create_api(recognizer: ner.Recognizer, settings: Settings, notice: str | Non
                   "application/json": {"schema": NerRequest.model_json_schema()}}}},
               responses={200: {"model": NerResult | NerBatchResult,
                                "description": '{"entities": [...]} for "text", {"results": [...]} for "texts"'},
-                         400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
-                         500: {"model": ErrorOut}, 503: {"model": ErrorOut}})
+                         400: {"model": ErrorOut}, 408: {"model": ErrorOut}, 413: {"model": ErrorOut},
+                         415: {"model": ErrorOut}, 500: {"model": ErrorOut}, 503: {"model": ErrorOut}})
     async def recognize(request: Request):
+        texts, single = parse_request(await read_body(request, settings.max_body_bytes), settings)
         if in_flight.locked():  # every slot is taken: say so at once rather than queue without bound
-            return JSONResponse({"error": "the server is busy; retry in a moment"}, status_code=503,
-                                headers={"Retry-After": "1"})
+            return busy("the server is busy; retry in a moment")
         async with in_flight:
-            texts, single = parse_request(await read_body(request, settings.max_body_bytes), settings)
             try:
                 found = await run_in_threadpool(recognizer.recognize_batch, texts)
+            except EngineClosed:
+                return busy("the server is shutting down; retry in a moment")
             except Exception:
                 log.exception("recognition failed for %d text(s)", len(texts))
                 return error_response(500, "recognition failed inside the engine; the request can be retried")
         results = [{"entities": [e.to_dict() for e in ents]} for ents in found]
-        return results[0] if single else {"results": results}
+        body = json.dumps(results[0] if single else {"results": results}, ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
+        if len(body) > settings.max_response_bytes:
+            raise ApiError(413, f"the answer would be {len(body)} bytes, over the limit of "
+                                f"{settings.max_response_bytes} bytes; send fewer or shorter texts")
+        return Response(body, media_type="application/json")
 
     # Without this, unknown /api paths and wrong methods would fall through to the Gradio mount's HTML 404
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
@@ -131,12 +149,19 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body of {int(declared)} bytes is over the limit of {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"request body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody is left to answer; no traceback for that
+        raise ApiError(400, "the client closed the connection before the whole body arrived") from None
     return b"".join(chunks)
+
+
+def busy(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=503, headers={"Retry-After": "1"})
 
 
 def parse_request(body: bytes, settings: Settings) -> tuple[list[str], bool]:
@@ -161,15 +186,20 @@ def parse_request(body: bytes, settings: Settings) -> tuple[list[str], bool]:
         if len(items) > settings.max_texts:
             raise ApiError(413, f'"texts" has {len(items)} items; at most {settings.max_texts} per request')
         texts = [_check_text(t, f'"texts[{i}]"', settings) for i, t in enumerate(items)]
+        total = sum(map(len, texts))
+        if total > settings.max_request_chars:
+            raise ApiError(413, f'"texts" have {total} characters in all; at most {settings.max_request_chars} '
+                                f"per request: split them over several requests")
     return texts, has_text
 
 
 def _check_text(value, where: str, settings: Settings) -> str:
+    """``value`` made well-formed (:func:`ner.textio.well_formed`), or :class:`ApiError`."""
     if not isinstance(value, str):
         raise ApiError(400, f"{where} must be a string, not {_json_type(value)}")
     if len(value) > settings.max_chars:
         raise ApiError(413, f"{where} has {len(value)} characters; at most {settings.max_chars} per text")
-    return value
+    return well_formed(value)
 
 
 def _json_type(value) -> str:

@@ -1,0 +1,89 @@
+"""Sharing the one engine between requests: a few calls at once, first come first served, long batches in turns."""
+from __future__ import annotations
+
+import collections
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import ner
+
+
+class EngineClosed(RuntimeError):
+    """The server is shutting down: the engine takes no more work."""
+
+
+class EngineGate:
+    """A recognizer shared fairly: at most ``slots`` engine calls at once, first come first served,
+    and a long batch goes through in turns of about ``chunk_chars`` characters.
+
+    The engine already uses every core for one call, so more concurrent calls
+    only add memory: each running call holds its own buffers (ONNX Runtime's
+    arena, numpy temporaries, a malloc arena per thread).  After each turn a
+    batch joins the back of the line again, so a request of one short text waits
+    for at most one turn per slot, not for a whole batch of long texts.
+    :meth:`close` (at shutdown) makes every waiting call raise :class:`EngineClosed`.
+    """
+
+    def __init__(self, recognizer, slots: int = 2, chunk_chars: int = 20_000):
+        self._rec = recognizer
+        self._free = slots
+        self.chunk_chars = chunk_chars
+        self._line: collections.deque[object] = collections.deque()
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def __getattr__(self, name):  # name, labels, spec... of the wrapped recognizer
+        return getattr(self._rec, name)
+
+    def recognize(self, text: str) -> list[ner.Entity]:
+        with self._turn():
+            return self._rec.recognize(text)
+
+    def recognize_batch(self, texts: list[str]) -> list[list[ner.Entity]]:
+        out: list[list[ner.Entity]] = []
+        for chunk in chunks(texts, self.chunk_chars):
+            with self._turn():
+                out.extend(self._rec.recognize_batch(chunk))
+        return out
+
+    def close(self) -> None:
+        """Refuse all waiting and future calls; calls already running finish their turn."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        ticket = object()
+        with self._cond:
+            self._line.append(ticket)
+            try:
+                while not self._closed and (self._free == 0 or self._line[0] is not ticket):
+                    self._cond.wait()
+            finally:
+                self._line.remove(ticket)
+                self._cond.notify_all()  # the next in line may take another free slot, or see the gate closed
+            if self._closed:
+                raise EngineClosed("the server is shutting down")
+            self._free -= 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += 1
+                self._cond.notify_all()
+
+
+def chunks(texts: list[str], chunk_chars: int) -> Iterator[list[str]]:
+    """``texts`` in order, in runs of at most ``chunk_chars`` characters (a longer text is a run of its own)."""
+    run: list[str] = []
+    size = 0
+    for t in texts:
+        if run and size + len(t) > chunk_chars:
+            yield run
+            run, size = [], 0
+        run.append(t)
+        size += len(t)
+    if run:
+        yield run
