@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable, Sequence
 
 from ner import Entity
+from ner.textio import decode_bytes
 
 #: Highlight colour of each entity type; types missing here get a colour from FALLBACK_COLORS.
 COLORS = {"PER": "#FF5E5E", "LOC": "#00FFFF", "ORG": "#FFFF00"}
@@ -92,22 +93,31 @@ def to_json(text: str, entities: Sequence[Entity], model: str, types: Sequence[s
 
 
 def to_csv(entities: Sequence[Entity]) -> str:
-    """The downloadable CSV: a header row, then one row per entity."""
+    """The downloadable CSV (RFC 4180: CRLF rows, so a CR inside a cell is quoted): a header row, then one row
+    per entity, every text cell made inert (:func:`csv_cell`)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\r\n", extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(e.to_dict() for e in entities)
+    writer.writerows({k: csv_cell(v) for k, v in e.to_dict().items()} for e in entities)
     return buf.getvalue()
 
 
+#: A cell starting with one of these is a formula to a spreadsheet program (OWASP "CSV Injection"; ASVS adds NUL).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+def csv_cell(value):
+    """``value`` as a spreadsheet will read it as plain text: a string starting with = + - @ tab, CR or NUL
+    gets a leading ``'`` (OWASP's rule; the quote is shown, the formula never runs).  Numbers are unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
-    """``(text, encoding)`` of an uploaded file: UTF-8, else GB18030, else UTF-8 with bad bytes replaced."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding), encoding.removesuffix("-sig")
-        except UnicodeDecodeError:
-            pass
-    return data.decode("utf-8", errors="replace"), "utf-8 (invalid bytes replaced)"
+    """``(text, encoding)`` of an uploaded file, by :func:`ner.textio.decode_bytes` (which also says how sure it is)."""
+    text, encoding, _confident = decode_bytes(data)
+    return text, encoding
 
 
 def header_html(title: str, model_name: str, colors: dict[str, str], notice: str | None = None) -> str:
