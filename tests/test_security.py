@@ -317,6 +317,61 @@ def test_surrogates_in_the_ui_handlers(toy, tmp_path):
     assert [e["start"] for e in extracted[0]["entities"]] == [1] and extracted[1]["entities"][0]["text"] == "北京"
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-quic", "--no-first-run", "--disable-sync"]
+
+
+class _ChromiumTab:
+    def __init__(self, url: str):
+        from playwright.sync_api import sync_playwright
+
+        self._pw = sync_playwright().start()
+        self._browser = self._pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        self.page = self._browser.new_page()
+        self.page.goto(url, wait_until="domcontentloaded")
+        self.page.locator("#input-text textarea").wait_for(timeout=30_000)
+
+    def close(self) -> None:
+        self._browser.close()
+        self._pw.stop()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+def test_surrogates_typed_into_the_page_in_chromium(live):
+    tab = _ChromiumTab(live.url)
+    try:
+        # what a script that cuts an emoji in half leaves in the box
+        tab.page.evaluate("""() => { const t = document.querySelector('#input-text textarea');
+            t.value = '\\ud83d张三在北京'; t.dispatchEvent(new Event('input', {bubbles: true})); }""")
+        tab.page.locator("#run").click()
+        tab.page.wait_for_function("""() => Array.from(document.querySelectorAll('#highlight .textfield .text'))
+            .map(s => s.textContent).join('').includes('北京')""", timeout=30_000)
+        spelled = tab.page.evaluate("""() => Array.from(document.querySelectorAll('#highlight .textfield .text'))
+            .map(s => s.textContent).join('')""")
+        assert spelled.replace(" ", "") == WELL_FORMED
+        assert "Traceback" not in tab.page.content()
+    finally:
+        tab.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+def test_a_file_uploaded_through_the_page_is_analysed_in_chromium(live, tmp_path):
+    path = tmp_path / "big5.txt"
+    text = ENCODED["big5"][0]
+    path.write_bytes(text.encode("big5"))
+    tab = _ChromiumTab(live.url)
+    try:
+        tab.page.locator("#upload input[type=file]").set_input_files(str(path))
+        tab.page.wait_for_function("t => document.querySelector('#input-text textarea').value === t", arg=text,
+                                   timeout=30_000)
+        tab.page.wait_for_function("""() => Array.from(document.querySelectorAll('#highlight .textfield .text'))
+            .map(s => s.textContent).join('').includes('北京')""", timeout=30_000)
+        assert "Traceback" not in tab.page.content()
+    finally:
+        tab.close()
+
+
 # ------------------------------------------------------------ 5: CSV cells are never formulas
 
 @pytest.mark.parametrize("cell", ["=cmd|'/C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "\x00x"])
@@ -671,11 +726,6 @@ def test_sigterm_stops_the_server_with_a_tab_open(toy_dir, tmp_path):
     assert "Traceback" not in log.read_text(encoding="utf-8", errors="replace")
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-quic", "--no-first-run", "--disable-sync"]
-
-
 def _open_tab(url: str) -> list:
     """What an open browser tab holds: a real Chromium page when Debian's chromium is there, and (always)
     the page's heartbeat stream and a kept-alive connection by hand.  Returns things to ``close()``."""
@@ -699,39 +749,6 @@ def _open_tab(url: str) -> list:
     threading.Thread(target=heartbeat, daemon=True).start()
     assert started.wait(10)
     return streams
-
-
-class _ChromiumTab:
-    def __init__(self, url: str):
-        from playwright.sync_api import sync_playwright
-
-        self._pw = sync_playwright().start()
-        self._browser = self._pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        self.page = self._browser.new_page()
-        self.page.goto(url, wait_until="domcontentloaded")
-        self.page.locator("#input-text textarea").wait_for(timeout=30_000)
-
-    def close(self) -> None:
-        self._browser.close()
-        self._pw.stop()
-
-
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-def test_surrogates_typed_into_the_page_in_chromium(live):
-    tab = _ChromiumTab(live.url)
-    try:
-        # what a script that cuts an emoji in half leaves in the box
-        tab.page.evaluate("""() => { const t = document.querySelector('#input-text textarea');
-            t.value = '\\ud83d张三在北京'; t.dispatchEvent(new Event('input', {bubbles: true})); }""")
-        tab.page.locator("#run").click()
-        tab.page.wait_for_function("""() => Array.from(document.querySelectorAll('#highlight .textfield .text'))
-            .map(s => s.textContent).join('').includes('北京')""", timeout=30_000)
-        spelled = tab.page.evaluate("""() => Array.from(document.querySelectorAll('#highlight .textfield .text'))
-            .map(s => s.textContent).join('')""")
-        assert spelled.replace(" ", "") == WELL_FORMED
-        assert "Traceback" not in tab.page.content()
-    finally:
-        tab.close()
 
 
 def test_sigterm_stops_the_server_with_a_stalled_client(toy_dir, tmp_path):
