@@ -98,12 +98,15 @@ def open_model(value: str | None, cache_dir: str | Path | None = None, *, strict
         path = resolve_model(value, cache_dir or default_cache_dir())
         return ner.load(path, **options), None
     except HubUnavailable as exc:
-        reason = str(exc)
+        reason = detail = str(exc)
     except (HubError, ImportError) as exc:
-        reason = f"the model {value!r} could not be fetched ({exc}); the embedded model is used instead."
+        # the notice is public (the page, /healthz): the details, which may name paths, go to the log only
+        detail = f"the model {value!r} could not be fetched ({exc})"
+        reason = f"the model {value!r} could not be fetched; the embedded model is used instead."
     except (ValueError, ModelError) as exc:
         if strict:
             raise
-        reason = f"the model {value!r} could not be used: {exc} The embedded model is used instead."
-    log.warning("%s", reason)
+        detail = f"the model {value!r} could not be used: {exc}"
+        reason = f"the model {value!r} could not be used; the embedded model is used instead."
+    log.warning("%s", detail)
     return ner.load(ner.EMBEDDED_MODEL, **options), reason

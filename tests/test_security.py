@@ -611,6 +611,18 @@ def test_error_texts_name_no_paths_or_versions(live):
             assert leak not in r.text.replace("/etc/passwd", ""), (r.request.url, leak, r.text)
 
 
+def test_the_public_model_notice_names_no_paths(monkeypatch, caplog):
+    from ner_app import model_source
+
+    def fails(value, cache_dir):
+        raise ner.HubError("could not download 'a/b' (OSError: [Errno 28] No space left: '/root/.cache/ner/a--b')")
+
+    monkeypatch.setattr(model_source, "resolve_model", fails)
+    _, notice = model_source.open_model("a/b")
+    assert notice == "the model 'a/b' could not be fetched; the embedded model is used instead."
+    assert "/root/.cache" in caplog.text  # the operator still finds the details in the log
+
+
 def test_settings_of_every_limit_are_read_and_checked():
     s = Settings.from_env({"NER_MAX_REQUEST_CHARS": "300000", "NER_MAX_RESPONSE_BYTES": "1000",
                            "NER_ENGINE_CHUNK_CHARS": "5000", "NER_MAX_UPLOAD_BYTES": "4096",
