@@ -34,6 +34,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -63,7 +64,7 @@ THEME = gr.themes.Base(primary_hue="cyan", secondary_hue="pink", neutral_hue="sl
 
 def load_service(settings: Settings, files: FileArea | None = None) -> NerService:
     """Load the model once and warm it with one call, so the first request is as fast as the rest."""
-    options = {"threads": settings.threads} if settings.threads else {}
+    options: dict[str, Any] = {"threads": settings.threads} if settings.threads else {}
     rec, notice = open_model(settings.model, **options)
     rec.recognize(samples.SEED)
     gate = EngineGate(rec, slots=settings.engine_slots, chunk_chars=settings.engine_chunk_chars)
@@ -160,7 +161,7 @@ def main() -> None:
         sys.exit(2)
     app = Guard(create_app(service), settings, files)
     log.info("model %r loaded and warmed; serving on http://%s:%d", service.model_name, settings.host, settings.port)
-    serve(app, settings, on_stop=[app.stop, service.rec.close], on_exit=[files.remove])
+    serve(app, settings, on_stop=[app.stop, service.close], on_exit=[files.remove])
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ class Settings:
                              f"one text of the largest allowed size must fit in a request")
         return cls(
             model=env.get("NER_MODEL") or None,
-            threads=_int(env, "NER_THREADS", None),
+            threads=_int(env, "NER_THREADS", 0) or None,
             max_chars=max_chars,
             max_texts=_int(env, "NER_MAX_TEXTS", cls.max_texts),
             max_request_chars=max_request_chars,
@@ -77,7 +77,7 @@ class Settings:
         )
 
 
-def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default

@@ -5,8 +5,20 @@ import collections
 import contextlib
 import threading
 from collections.abc import Iterator
+from typing import Protocol
 
 import ner
+
+
+class Engine(Protocol):
+    """What the app asks of a recognizer: :class:`ner.Recognizer`, an :class:`EngineGate` around one, a test's fake."""
+
+    name: str
+    labels: list[str]
+
+    def recognize(self, text: str) -> list[ner.Entity]: ...
+
+    def recognize_batch(self, texts: list[str]) -> list[list[ner.Entity]]: ...
 
 
 class EngineClosed(RuntimeError):
@@ -21,7 +33,9 @@ class EngineGate:
     only add memory: each running call holds its own buffers (ONNX Runtime's
     arena, numpy temporaries, a malloc arena per thread).  After each turn a
     batch joins the back of the line again, so a request of one short text waits
-    for at most one turn per slot, not for a whole batch of long texts.
+    for at most one turn per slot, not for a whole batch of long texts (a turn
+    holds at least one whole text: texts are never cut, so a text's entities do
+    not depend on how it was scheduled).
     :meth:`close` (at shutdown) makes every waiting call raise :class:`EngineClosed`.
     """
 

@@ -79,10 +79,10 @@ class Guard:
         if declared is not None and declared > limit:
             await respond(send, 413, f"request body of {declared} bytes is over the limit of {limit} bytes")
             return
-        claimed = 0
-        if is_upload and self.files is not None:
+        claimed, files = 0, self.files
+        if is_upload and files is not None:
             try:  # the walk over the cache runs off the event loop
-                claimed = await anyio.to_thread.run_sync(self.files.claim, declared or limit)
+                claimed = await anyio.to_thread.run_sync(files.claim, declared or limit)
             except CacheFull as exc:
                 log.warning("upload refused: %s", exc)
                 await respond(send, 507, "服务器暂存空间已满，请稍后再上传。The server's file cache is full; "
@@ -91,8 +91,8 @@ class Guard:
         try:
             await self._bounded(scope, receive, send, limit)
         finally:
-            if claimed:
-                self.files.release(claimed)
+            if claimed and files is not None:
+                files.release(claimed)
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """Run the app with a body of at most ``limit`` bytes that must arrive within the body timeout."""

@@ -14,11 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 
-import ner
 from ner.textio import well_formed
 
 from .config import Settings
-from .gate import EngineClosed
+from .gate import Engine, EngineClosed
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_api(recognizer: ner.Recognizer, settings: Settings, notice: str | None = None) -> FastAPI:
+def create_api(recognizer: Engine, settings: Settings, notice: str | None = None) -> FastAPI:
     """A FastAPI app with the REST routes; mount the Gradio UI on it afterwards."""
     app = FastAPI(title="AI 智能实体侦测服务 API", version="1.0",
                   description="Chinese named-entity recognition (PER, LOC, ORG). Offsets are half-open "

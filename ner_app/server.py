@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import h11
 import uvicorn
@@ -84,8 +84,8 @@ class Server(uvicorn.Server):
             log.info("stopped")
 
 
-def serve(app, settings: Settings, on_stop: list[Callable[[], None]] = (),
-          on_exit: list[Callable[[], None]] = ()) -> None:
+def serve(app, settings: Settings, on_stop: Sequence[Callable[[], None]] = (),
+          on_exit: Sequence[Callable[[], None]] = ()) -> None:
     """Serve ``app`` on ``settings.host:port`` until SIGTERM/SIGINT.
 
     Open requests get ``shutdown_timeout_s`` seconds to finish, then they are
@@ -94,6 +94,7 @@ def serve(app, settings: Settings, on_stop: list[Callable[[], None]] = (),
     protocol = type("Protocol", (HeaderTimeoutProtocol,), {"header_timeout_s": settings.header_timeout_s})
     # keep-alive longer than clients idle between calls, so a reused connection is not closed mid-request
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", http=protocol,
-                            timeout_keep_alive=75, timeout_graceful_shutdown=settings.shutdown_timeout_s,
-                            server_header=False)
+                            timeout_keep_alive=75, server_header=False,
+                            # used as an asyncio timeout, so any number of seconds (typed int in uvicorn)
+                            timeout_graceful_shutdown=settings.shutdown_timeout_s)  # type: ignore[arg-type]
     Server(config, list(on_stop), list(on_exit)).run()

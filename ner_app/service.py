@@ -17,7 +17,7 @@ from ner.textio import decode_bytes, well_formed
 from . import view
 from .config import Settings
 from .files import REFUSALS, CacheFull, FileArea, UploadRefused, read_file
-from .gate import EngineClosed, EngineGate  # noqa: F401  (EngineGate: where app.py and the tests find it)
+from .gate import Engine, EngineClosed, EngineGate  # noqa: F401  (EngineGate: where the tests find it)
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class NerService:
     from it and deleted once read, and downloads are written into it under its cap.
     """
 
-    def __init__(self, recognizer: ner.Recognizer, settings: Settings, export_dir: Path | None = None,
+    def __init__(self, recognizer: Engine, settings: Settings, export_dir: str | Path | None = None,
                  notice: str | None = None, files: FileArea | None = None):
         self.rec = recognizer
         self.notice = notice
@@ -55,6 +55,12 @@ class NerService:
     @property
     def model_name(self) -> str:
         return self.rec.name
+
+    def close(self) -> None:
+        """At shutdown: recognitions still waiting for the engine are refused (running ones finish)."""
+        close = getattr(self.rec, "close", None)
+        if close is not None:
+            close()
 
     # ------------------------------------------------------------ checks
 
@@ -94,7 +100,7 @@ class NerService:
         return (view.highlight_value(text, entities), view.table_rows(entities),
                 view.counts_html(counts, self.colors), json_path, csv_path)
 
-    def validate_upload(self, path: str | None) -> str | None:
+    def validate_upload(self, path: str | None) -> str:
         """The upload's validator: runs when the request arrives, so a refusal is an HTTP 400 at once.
 
         Gradio's preprocessing has already refused any file it did not receive
@@ -111,7 +117,7 @@ class NerService:
         FileArea when there is one, which then deletes the upload once read); the
         encoding is detected by :func:`ner.textio.decode_bytes`.
         """
-        self.validate_upload(path)
+        path = self.validate_upload(path)
         try:
             data = read_file(path, self.settings.max_upload_bytes, self.files)
         except UploadRefused as exc:
@@ -153,8 +159,10 @@ class NerService:
         engine fails on the batch, each text is retried alone, so one bad text
         cannot fail its batch-mates.
         """
+        found: list[list[ner.Entity] | None]
         try:
-            return self.rec.recognize_batch(texts)
+            found = list(self.rec.recognize_batch(texts))
+            return found
         except EngineClosed:
             return [None] * len(texts)
         except Exception:
