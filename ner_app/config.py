@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -71,7 +72,7 @@ class Settings:
             file_ttl_s=_int(env, "NER_FILE_TTL", cls.file_ttl_s),
             cache_max_bytes=_int(env, "NER_CACHE_MAX_BYTES", cls.cache_max_bytes),
             cors_origins=_origins(env, "NER_CORS_ORIGINS"),
-            frame_ancestors=env.get("NER_FRAME_ANCESTORS", "").strip() or cls.frame_ancestors,
+            frame_ancestors=_frame_ancestors(env, "NER_FRAME_ANCESTORS", cls.frame_ancestors),
             host=env.get("GRADIO_SERVER_NAME") or cls.host,
             port=_int(env, "GRADIO_SERVER_PORT", cls.port),
         )
@@ -111,3 +112,11 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
             raise ValueError(f"{name}: {origin!r} is not an origin like https://app.example.com "
                              f"(scheme://host[:port], no path, no '*')")
     return origins
+
+
+def _frame_ancestors(env: Mapping[str, str], name: str, default: str) -> str:
+    """A CSP ``frame-ancestors`` source list: ``'self'``, ``'none'`` or origins such as ``https://*.example.com``."""
+    value = " ".join(env.get(name, "").split()) or default
+    if not re.fullmatch(r"[A-Za-z0-9 '.:/*_-]+", value):
+        raise ValueError(f"{name}={value!r} is not a source list like 'self', 'none' or https://studio.example.com")
+    return value

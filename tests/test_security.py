@@ -634,7 +634,8 @@ def test_settings_of_every_limit_are_read_and_checked():
         2.5, 30.0, 1.0, 120, 1_048_576)
     assert s.frame_ancestors == "'none'" and Settings.from_env({}).cors_origins == ()
     for name, value in [("NER_HEADER_TIMEOUT", "soon"), ("NER_BODY_TIMEOUT", "-1"), ("NER_FILE_TTL", "0"),
-                        ("NER_CACHE_MAX_BYTES", "lots"), ("NER_MAX_REQUEST_CHARS", "10")]:
+                        ("NER_CACHE_MAX_BYTES", "lots"), ("NER_MAX_REQUEST_CHARS", "10"),
+                        ("NER_FRAME_ANCESTORS", "'self'\r\nSet-Cookie: x=1")]:
         with pytest.raises(ValueError, match=name):
             Settings.from_env({name: value})
 
