@@ -106,7 +106,6 @@ def open_model(value: str | None, cache_dir: str | Path | None = None, *, strict
     except (ValueError, ModelError) as exc:
         if strict:
             raise
-        detail = f"the model {value!r} could not be used: {exc}"
-        reason = f"the model {value!r} could not be used; the embedded model is used instead."
+        reason = detail = f"the model {value!r} could not be used: {exc} The embedded model is used instead."
     log.warning("%s", detail)
     return ner.load(ner.EMBEDDED_MODEL, **options), reason
