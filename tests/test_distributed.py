@@ -1,0 +1,101 @@
+"""Ray Data (``ner.distributed.annotate``, ``ner-batch --engine ray``) and Ray Serve replicas of the REST API,
+on one local Ray instance bound to loopback, compared with in-process results."""
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import ner
+from ner import batch, samples
+
+SENTENCES = [s for s in (samples.NEWS + samples.REPORT + samples.POST + samples.MIXED).split("。") if s]
+
+
+def texts(n):
+    return [f"{i}号文件。" + "。".join(SENTENCES[(i + k) % len(SENTENCES)] for k in range(1 + i % 3)) for i in range(n)]
+
+
+def in_process(items):
+    return [[e.to_dict() for e in ents] for ents in ner.load().recognize_batch(items)]
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # no usage report leaves the machine
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+             configure_logging=False)
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    try:
+        yield ray
+    finally:
+        try:
+            from ray import serve
+
+            serve.shutdown()
+        finally:
+            ray.shutdown()
+
+
+def test_annotate_adds_entities_equal_to_recognize_batch(ray_local):
+    from ner.distributed import annotate
+
+    items = texts(300)
+    ds = ray_local.data.from_items([{"key": i, "text": t} for i, t in enumerate(items)])
+    rows = annotate(ds, text_column="text", concurrency=2).take_all()
+    assert [r["key"] for r in rows] == list(range(len(items)))
+    assert [r["entities"] for r in rows] == in_process(items)
+    assert sum(len(r["entities"]) for r in rows) > len(items)
+
+
+def test_ner_batch_engine_ray_writes_what_the_local_engine_writes(ray_local, tmp_path):
+    items = texts(300)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n"
+                           for i, t in enumerate(items)), encoding="utf-8")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(samples.NEWS.encode("gb18030"))
+    (folder / "b.txt").write_text(samples.REPORT, encoding="utf-8")
+    for engine in ("ray", "local"):
+        for given, out in ((src, f"{engine}.jsonl"), (folder, f"{engine}-txt.jsonl")):
+            rc = batch.main([str(given), "--out", str(tmp_path / out), "--engine", engine, "--workers", "2", "--quiet"])
+            assert rc == 0
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert (tmp_path / "ray-txt.jsonl").read_bytes() == (tmp_path / "local-txt.jsonl").read_bytes()
+    rows = [json.loads(line) for line in (tmp_path / "ray.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["entities"] for r in rows] == in_process(items)
+    assert rows[0]["id"] == f"{src}:1"
+
+
+def test_serve_two_replicas_answer_concurrent_requests_like_in_process(ray_local):
+    httpx = pytest.importorskip("httpx")
+    from ray import serve
+
+    from ner.bench.server import free_port
+    from ner_app.serve import build
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build({"replicas": "2"}), name="ner", route_prefix="/")
+    url = f"http://127.0.0.1:{port}"
+    replicas = serve.status().applications["ner"].deployments["ner"].replica_states
+    assert replicas.get("RUNNING") == 2
+    assert httpx.get(f"{url}/healthz", timeout=30).json()["status"] == "ok"
+
+    items = texts(160)
+    want = in_process(items)
+
+    def ask(i):
+        r = httpx.post(f"{url}/api/v1/ner", json={"text": items[i]}, timeout=60)
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(len(items))))
+    assert [status for status, _ in answers] == [200] * len(items)
+    assert [body["entities"] for _, body in answers] == want
+    batch_answer = httpx.post(f"{url}/api/v1/ner", json={"texts": items[:5]}, timeout=60).json()
+    assert [r["entities"] for r in batch_answer["results"]] == want[:5]
+    refused = httpx.post(f"{url}/api/v1/ner", content=b"{", headers={"content-type": "application/json"}, timeout=60)
+    assert refused.status_code == 400 and "error" in refused.json()
