@@ -14,12 +14,13 @@ import os
 import threading
 from pathlib import Path
 
+from .dictionary import Dictionary
 from .entity import Entity
 from .errors import FormatError, HubError, HubUnavailable, ModelError, NerError
 from .recognizer import Recognizer
 from .spec import read_spec
 
-__all__ = ["Entity", "NerError", "ModelError", "HubError", "HubUnavailable", "FormatError", "read_spec", "Recognizer", "load", "recognize", "recognize_batch", "default_model_dir",
+__all__ = ["Entity", "Dictionary", "NerError", "ModelError", "HubError", "HubUnavailable", "FormatError", "read_spec", "Recognizer", "load", "recognize", "recognize_batch", "default_model_dir",
            "EMBEDDED_MODEL"]
 
 def _embedded_model() -> Path:
@@ -42,14 +43,28 @@ def default_model_dir() -> Path:
     return Path(env) if env else EMBEDDED_MODEL
 
 
-def load(model: str | Path | None = None, **options) -> Recognizer:
+def load(model: str | Path | None = None, *, dictionary: str | Path | Dictionary | None = None,
+         **options) -> Recognizer:
     """A shared :class:`Recognizer` for ``model`` (a directory), built once per (model, options).
 
     Options: ``precision`` ("int8" or "fp32"), ``providers`` (ONNX Runtime
     providers, CPU by default), ``threads``, ``optimization``, ``batch_size``.
+    ``dictionary``: a user dictionary (a path or a :class:`Dictionary`, see
+    :mod:`ner.dictionary`) applied to every call; it shares the session of the
+    recognizer without it, so one model is loaded once.
     """
     path = Path(model) if model is not None else default_model_dir()
-    key = (str(path.resolve()), tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())))
+    key: tuple = (str(path.resolve()),
+                  tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())))
+    if isinstance(dictionary, Dictionary):  # an object the caller holds: not cached here
+        return load(model, **options).with_dictionary(dictionary)
+    if dictionary is not None:
+        base = load(model, **options)
+        key += (str(Path(dictionary).resolve()),)
+        with _lock:
+            if key not in _cache:
+                _cache[key] = base.with_dictionary(dictionary)
+            return _cache[key]
     with _lock:
         rec = _cache.get(key)
         if rec is None:

@@ -11,7 +11,9 @@ class Entity:
     ``start``/``end`` are half-open offsets in Python code points into the
     original string, so ``text == source[start:end]`` always holds.  ``score``
     is the model's confidence in [0, 1] (the CRF marginal probability of the
-    entity's tag sequence, or the lowest of its tokens').
+    entity's tag sequence, or the lowest of its tokens').  ``source`` says what
+    produced it: ``"model"``, or ``"dictionary"`` for a user-dictionary entry
+    (score 1.0), see :mod:`ner.dictionary`.
     """
 
     start: int
@@ -19,9 +21,10 @@ class Entity:
     label: str
     text: str
     score: float
+    source: str = "model"
 
     def to_dict(self) -> dict:
-        """``{"text", "type", "start", "end", "score"}``: the shape every API returns."""
+        """``{"text", "type", "start", "end", "score", "source"}``: the shape every API returns."""
         d = asdict(self)
         return {"text": d["text"], "type": d["label"], "start": d["start"], "end": d["end"],
-                "score": round(float(d["score"]), 4)}
+                "score": round(float(d["score"]), 4), "source": d["source"]}

@@ -46,7 +46,8 @@ def test_entity_score_comes_from_the_model(toy):
 
 def test_to_dict_shape(toy):
     (e,) = toy.recognize("在北京")
-    assert e.to_dict() == {"text": "北京", "type": "LOC", "start": 1, "end": 3, "score": round(e.score, 4)}
+    assert e.to_dict() == {"text": "北京", "type": "LOC", "start": 1, "end": 3, "score": round(e.score, 4),
+                         "source": "model"}
 
 
 def test_long_text_with_entities_across_window_boundaries(toy):

@@ -1,0 +1,231 @@
+"""User dictionaries: entries that force an entity onto the text, or block one of the model's spans.
+
+The file is UTF-8, one entry per line::
+
+    # comments start with '#'; blank lines are skipped
+    字节跳动<TAB>ORG        a forced entry: every occurrence of 字节跳动 is an ORG
+    -星巴克<TAB>PER         a blocked entry: the model's PER span 星巴克 is removed
+    -星巴克                 blocked whatever type the model gave it
+
+Semantics, applied after the model (:meth:`Dictionary.apply`):
+
+1. Blocked entries remove every predicted span whose text is the entry's text and whose
+   type is the entry's type (any type when the entry names none).
+2. Forced entries are matched on the caller's own string (Aho-Corasick, ``pyahocorasick``),
+   exactly and case-sensitively.  Where matches overlap, the leftmost wins, and of those
+   starting at the same character the longest.  An entry that begins (ends) with an ASCII
+   letter or digit does not match when the text continues with one there, so ``Apple``
+   does not match inside ``Pineapple``; CJK text, emoji and punctuation are no boundary
+   problem (``用字节跳动😀`` matches ``字节跳动``).
+3. A forced match wins over every model span it overlaps: those spans are dropped and
+   the match is added with ``score`` 1.0 and ``source`` ``"dictionary"``.
+
+Offsets are half-open code-point offsets into the caller's string, like every
+:class:`~ner.entity.Entity`, so ``text[e.start:e.end] == e.text`` holds for dictionary
+entities too.  When two dictionaries apply (the recognizer's own and a per-call one),
+they apply in that order: the second one's blocked entries can also remove the first
+one's matches, and its forced entries win over both.
+"""
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .entity import Entity
+from .errors import FormatError
+
+SOURCE = "dictionary"
+_LABEL = re.compile(r"[^\W\d][\w.]*")
+
+
+@dataclass(frozen=True)
+class DictEntry:
+    """One line of a dictionary: ``label`` is ``None`` only for a block of every type."""
+
+    text: str
+    label: str | None
+    blocked: bool = False
+    line: int = 0
+
+
+@functools.lru_cache(maxsize=1024)
+def _valid_label(label: str) -> bool:
+    return bool(_LABEL.fullmatch(label))
+
+
+def _ascii_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def parse_line(raw: str, where: str, lineno: int) -> DictEntry | None:
+    """The entry of one line (``None`` for a blank or comment line); ``FormatError`` names ``where:lineno``."""
+    line = raw.rstrip("\r\n")
+    if not line.strip() or line.lstrip().startswith("#"):
+        return None
+    text, tab, label = line.partition("\t")
+    text, label = text.strip(), label.strip()
+    blocked = text.startswith("-")
+    if blocked:
+        text = text[1:].strip()
+    if "\t" in label:
+        raise FormatError(f"{where}:{lineno}: expected TEXT<TAB>TYPE, found more than one tab in {line!r}")
+    if not text:
+        raise FormatError(f"{where}:{lineno}: the entry has no text: {line!r}")
+    if not tab and not blocked:
+        raise FormatError(f"{where}:{lineno}: expected TEXT<TAB>TYPE (for example 字节跳动<TAB>ORG), "
+                          f"found no tab in {line!r}")
+    if (label or not blocked) and not _valid_label(label):
+        raise FormatError(f"{where}:{lineno}: {label!r} is not a type name (letters, digits, '_' or '.', "
+                          f"for example ORG)")
+    return DictEntry(text, label or None, blocked, lineno)
+
+
+class Dictionary:
+    """Forced and blocked entries, matched with one Aho-Corasick automaton; immutable and thread-safe."""
+
+    def __init__(self, entries: Iterable[DictEntry] = (), name: str = "<dictionary>"):
+        self.name = name
+        #: text -> (type, line) of each forced entry; (text, type or None) -> line of each blocked one
+        self.forced: dict[str, tuple[str, int]] = {}
+        self.blocked: dict[tuple[str, str | None], int] = {}
+        for e in entries:
+            self._add(e)
+        self._build()
+
+    def _add(self, e: DictEntry) -> None:
+        if e.blocked:
+            self.blocked.setdefault((e.text, e.label), e.line)
+            return
+        seen = self.forced.setdefault(e.text, (e.label, e.line))  # type: ignore[arg-type]
+        if seen[0] != e.label:
+            raise FormatError(f"{self.name}:{e.line}: {e.text!r} is forced as {e.label} here but as "
+                              f"{seen[0]} on line {seen[1]}; keep one")
+
+    def _build(self) -> None:
+        self._automaton = None
+        if not self.forced:
+            return
+        try:
+            import ahocorasick
+        except ImportError as exc:
+            raise ImportError("user dictionaries need the package 'pyahocorasick': pip install pyahocorasick") from exc
+        automaton = ahocorasick.Automaton()
+        for text, (label, _) in self.forced.items():
+            automaton.add_word(text, (len(text), label))
+        automaton.make_automaton()
+        self._automaton = automaton
+
+    @classmethod
+    def parse(cls, text: str, name: str = "<dictionary>") -> "Dictionary":
+        """A dictionary from the lines of ``text`` (for example what a visitor typed); errors name ``name:line``."""
+        d = cls((), name)
+        forced = d.forced
+        ok: dict[str, bool] = {}
+        for n, raw in enumerate(text.split("\n"), 1):
+            word, tab, label = raw.partition("\t")
+            label = label[:-1] if label.endswith("\r") else label
+            # the common line, TEXT<TAB>TYPE with nothing to trim, without the general parser's work
+            if tab and word and word[0] not in "-#" and not word[0].isspace() and not word[-1].isspace():
+                valid = ok.get(label)
+                if valid is None:
+                    valid = ok[label] = "\t" not in label and _valid_label(label)
+                if valid:
+                    seen = forced.setdefault(word, (label, n))
+                    if seen[0] != label:
+                        raise FormatError(f"{name}:{n}: {word!r} is forced as {label} here but as "
+                                          f"{seen[0]} on line {seen[1]}; keep one")
+                    continue
+            entry = parse_line(raw, name, n)
+            if entry is not None:
+                d._add(entry)
+        d._build()
+        return d
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Dictionary":
+        """Read a UTF-8 dictionary file (a byte-order mark is allowed)."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FormatError(f"cannot read the dictionary {str(path)!r}: {exc.strerror}") from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise FormatError(f"{path}:{line}: not UTF-8 (byte {data[exc.start]:#04x}); save the dictionary "
+                              f"as UTF-8") from None
+        return cls.parse(text, str(path))
+
+    def __len__(self) -> int:
+        return len(self.forced) + len(self.blocked)
+
+    def __repr__(self) -> str:
+        return f"Dictionary({self.name!r}, forced={len(self.forced)}, blocked={len(self.blocked)})"
+
+    @property
+    def types(self) -> set[str]:
+        """Every type an entry names."""
+        return {label for label, _ in self.forced.values()} | {label for _, label in self.blocked if label}
+
+    def check_types(self, types: Sequence[str]) -> None:
+        """Raise ``FormatError`` naming the first entry whose type is not one of ``types`` (the model's)."""
+        unknown = self.types - set(types)
+        if not unknown:
+            return
+        bad = [(line, text, label) for text, (label, line) in self.forced.items() if label in unknown]
+        bad += [(line, text, label) for (text, label), line in self.blocked.items() if label in unknown]
+        line, text, label = min(bad)
+        raise FormatError(f"{self.name}:{line}: type {label!r} of {text!r} is not one of the model's types "
+                          f"({', '.join(types)})")
+
+    def matches(self, text: str) -> list[Entity]:
+        """The forced entries found in ``text``: leftmost, then longest, non-overlapping, sorted."""
+        if self._automaton is None or not text:
+            return []
+        candidates = []
+        for last, (length, label) in self._automaton.iter(text):
+            start, end = last + 1 - length, last + 1
+            if start > 0 and _ascii_alnum(text[start]) and _ascii_alnum(text[start - 1]):
+                continue
+            if end < len(text) and _ascii_alnum(text[end - 1]) and _ascii_alnum(text[end]):
+                continue
+            candidates.append((start, -length, label))
+        candidates.sort()
+        out: list[Entity] = []
+        last_end = 0
+        for start, neg_length, label in candidates:
+            if start >= last_end:
+                last_end = start - neg_length
+                out.append(Entity(start, last_end, label, text[start:last_end], 1.0, SOURCE))
+        return out
+
+    def apply(self, text: str, entities: Sequence[Entity]) -> list[Entity]:
+        """``entities`` of ``text`` (sorted, non-overlapping) with this dictionary applied (see the module doc)."""
+        kept = list(entities)
+        if self.blocked:
+            kept = [e for e in kept if (e.text, e.label) not in self.blocked and (e.text, None) not in self.blocked]
+        forced = self.matches(text)
+        if not forced:
+            return kept
+        starts = [f.start for f in forced]
+        ends = [f.end for f in forced]
+
+        def overlaps(e: Entity) -> bool:
+            k = bisect.bisect_right(starts, e.start) - 1  # the last forced span starting at or before e
+            return (k >= 0 and ends[k] > e.start) or (k + 1 < len(starts) and starts[k + 1] < e.end)
+
+        return sorted([e for e in kept if not overlaps(e)] + forced)
+
+
+def as_dictionary(value: "str | Path | Dictionary | None") -> Dictionary | None:
+    """A :class:`Dictionary` from a path or an existing one (``None`` stays ``None``)."""
+    if value is None or isinstance(value, Dictionary):
+        return value
+    if isinstance(value, (str, Path)):
+        return Dictionary.load(value)
+    raise TypeError(f"dictionary must be a path or a ner.Dictionary, not {type(value).__name__}")

@@ -1,0 +1,103 @@
+"""User dictionaries: forced and blocked entries, overlaps with model spans, offsets, file format errors."""
+import pytest
+
+import ner
+from conftest import check_contract
+from ner.dictionary import Dictionary
+
+
+def spans(entities):
+    return [(e.text, e.label, e.source) for e in entities]
+
+
+def test_forced_entry_is_found_with_its_source(toy):
+    d = Dictionary.parse("字节跳动\tORG\n")
+    text = "我在字节跳动任职。"
+    (e,) = toy.recognize(text, dictionary=d)
+    assert (e.start, e.end, e.label, e.source, e.score) == (len("我在"), len("我在字节跳动"), "ORG", "dictionary", 1.0)
+    assert e.to_dict()["source"] == "dictionary"
+    assert toy.recognize(text) == []  # a per-call dictionary applies to that call only
+
+
+def test_blocked_entry_removes_that_text_and_type_only(toy):
+    text = "北京和上海"
+    assert spans(toy.recognize(text, dictionary=Dictionary.parse("-北京\tLOC"))) == [("上海", "LOC", "model")]
+    assert len(toy.recognize(text, dictionary=Dictionary.parse("-北京\tPER"))) == 2
+    assert spans(toy.recognize(text, dictionary=Dictionary.parse("-北京"))) == [("上海", "LOC", "model")]
+
+
+def test_forced_entry_wins_over_the_model_spans_it_overlaps(toy):
+    text = "张三在上海清华大学"
+    assert spans(toy.recognize(text)) == [("张三", "PER", "model"), ("上海", "LOC", "model"),
+                                          ("清华大学", "ORG", "model")]
+    found = toy.recognize(text, dictionary=Dictionary.parse("海清\tORG"))
+    assert spans(found) == [("张三", "PER", "model"), ("海清", "ORG", "dictionary")]
+    check_contract(text, found)
+
+
+def test_longest_then_leftmost_match():
+    d = Dictionary.parse("清华\tORG\n清华大学\tORG\n大学城\tLOC\n")
+    text = "清华大学城"
+    assert [(e.start, e.end) for e in d.matches(text)] == [(0, len("清华大学"))]
+    assert [(e.text, e.start) for e in Dictionary.parse("华大\tORG\n清华\tORG").matches(text)] == [("清华", 0)]
+
+
+def test_entries_next_to_emoji_and_latin_keep_exact_offsets(toy):
+    d = Dictionary.parse("字节跳动\tORG\nApple\tORG\n星巴克\tORG\n")
+    text = "😀字节跳动ByteDance和Apple👍星巴克🎉，不是Pineapple"
+    found = toy.recognize(text, dictionary=d)
+    check_contract(text, found)
+    assert [(e.text, e.start) for e in found] == [("字节跳动", len("😀")), ("Apple", text.index("Apple")),
+                                                   ("星巴克", text.index("星巴克"))]
+    assert all(text[e.start : e.end] == e.text for e in found)  # code-point offsets, emoji count as one
+
+
+def test_recognizer_dictionary_and_per_call_dictionary_stack(toy_dir):
+    rec = ner.load(toy_dir, batch_size=4, dictionary=Dictionary.parse("字节跳动\tORG"))
+    text = "字节跳动在北京"
+    assert spans(rec.recognize(text)) == [("字节跳动", "ORG", "dictionary"), ("北京", "LOC", "model")]
+    visitor = Dictionary.parse("-字节跳动\tORG\n-北京\tLOC")
+    assert rec.recognize_batch([text, text], dictionary=visitor) == [[], []]
+    assert len(rec.recognize(text)) == 2  # the visitor's entries did not stick
+    assert rec.session is ner.load(toy_dir, batch_size=4).session  # one model, loaded once
+
+
+def test_load_takes_a_dictionary_file(toy_dir, tmp_path):
+    path = tmp_path / "user.dict"
+    path.write_text("\ufeff# 公司\n\n字节跳动\tORG\r\n-北京\tLOC\n", encoding="utf-8")
+    rec = ner.load(toy_dir, dictionary=path)
+    assert spans(rec.recognize("字节跳动在北京")) == [("字节跳动", "ORG", "dictionary")]
+
+
+@pytest.mark.parametrize("content, line, words", [
+    ("字节跳动\tORG\n字节跳动\n", 2, "no tab"),
+    ("好\tORG\n字节\tORG\tX\n", 2, "more than one tab"),
+    ("苹果\tORG\n苹果\tPER\n", 2, "on line 1"),
+    ("# x\n苹果\tB-ORG X\n", 2, "not a type name"),
+    ("\tORG\n", 1, "no text"),
+])
+def test_malformed_dictionary_names_file_and_line(tmp_path, content, line, words):
+    path = tmp_path / "bad.txt"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ner.FormatError, match=rf"bad.txt:{line}: .*{words}"):
+        Dictionary.load(path)
+
+
+def test_not_utf8_and_unknown_type_are_clear_errors(tmp_path, toy):
+    path = tmp_path / "gbk.txt"
+    path.write_bytes("好\tORG\n字节跳动\tORG\n".encode("gb18030"))
+    with pytest.raises(ner.FormatError, match="gbk.txt:1: not UTF-8"):
+        Dictionary.load(path)
+    with pytest.raises(ner.FormatError, match=r"<dictionary>:2: type .PRODUCT. .*\(PER, LOC, ORG\)"):
+        toy.recognize("x", dictionary=Dictionary.parse("好\tORG\n苹果\tPRODUCT"))
+    with pytest.raises(TypeError):
+        toy.recognize("x", dictionary="some/path.txt")  # per call: an object, never a path
+
+
+def test_many_entries_load(tmp_path):
+    # the load time itself is a benchmark figure (python -m ner.bench.dictionary), not asserted here
+    path = tmp_path / "big.txt"
+    path.write_text("".join(f"公司{i}号\tORG\n" for i in range(100_000)), encoding="utf-8")
+    d = Dictionary.load(path)
+    assert len(d) == 100_000
+    assert [e.text for e in d.matches("在公司99999号和公司7号")] == ["公司99999号", "公司7号"]
