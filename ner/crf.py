@@ -67,6 +67,74 @@ def viterbi(emissions: np.ndarray, lengths: np.ndarray, crf: CRF) -> np.ndarray:
     return paths
 
 
+def decode(emissions: np.ndarray, lengths: np.ndarray, crf: CRF,
+           wanted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Viterbi paths and the marginals a score needs, for all windows of a call in one pass.
+
+    Returns ``paths`` as :func:`viterbi` does and ``probs (batch, seq_len)``: at each
+    token whose tag on the path is in ``wanted`` (a boolean mask over tags, all tags
+    when ``None``), ``marginals(...)[b, t, paths[b, t]]``; 0 elsewhere.  The figures are
+    those of :func:`viterbi` (exactly: the same float operations) and :func:`marginals`
+    (to the last bits, which one GEMM per direction and step may round differently from
+    its per-row products), from one loop running the Viterbi recursion and both
+    directions of forward-backward side by side over a time-major layout, with the
+    final normalisation only at the tokens asked for.
+    """
+    em = np.asarray(emissions, dtype=np.float64)
+    batch, seq_len, num_tags = em.shape
+    lengths = np.asarray(lengths, dtype=np.int64)
+    paths = np.full((batch, seq_len), -1, dtype=np.int64)
+    probs = np.zeros((batch, seq_len))
+    if seq_len == 0 or batch == 0:
+        return paths, probs
+    emt = np.ascontiguousarray(em.transpose(1, 0, 2))                      # (T, B, K)
+    trans = crf.transitions.astype(np.float64)
+    deltas = np.empty((seq_len, batch, num_tags))
+    scores = np.empty((seq_len - 1, batch, num_tags, num_tags))  # scores[t-1, b, i, j]: tag i at t-1, j at t
+    np.add(crf.start, emt[0], out=deltas[0])
+    # forward-backward: direction 0 runs forward, direction 1 over each row reversed within its length
+    rows = np.arange(batch)
+    e = np.exp(emt - emt.max(-1, keepdims=True))
+    rev = _reverse_index(lengths, seq_len).T                               # (T, B)
+    emit = np.stack([e, e[rev, rows]], axis=1)                             # (T, 2, B, K)
+    a = np.exp(crf.transitions - crf.transitions.max())
+    mats = np.stack([a, a.T])                                              # one GEMM per direction and step
+    pre = np.empty_like(emit)
+    post = np.empty_like(emit)
+    pre[0, 0] = np.exp(crf.start - crf.start.max())
+    pre[0, 1] = np.exp(crf.end - crf.end.max())
+    np.multiply(pre[0], emit[0], out=post[0])
+    maximum = np.maximum.reduce  # np.max without its Python wrapper: this loop is numpy-call bound
+    for t in range(1, seq_len):
+        np.add(deltas[t - 1][:, :, None], trans, out=scores[t - 1])
+        maximum(scores[t - 1], axis=1, out=deltas[t])
+        deltas[t] += emt[t]
+        np.matmul(post[t - 1], mats, out=pre[t])
+        if t % RENORM == 0:
+            pre[t] /= pre[t].sum(-1, keepdims=True)
+        np.multiply(pre[t], emit[t], out=post[t])
+    last_t = np.maximum(lengths - 1, 0)
+    last = (deltas[last_t, rows] + crf.end).argmax(1)
+    # backtrack: past a row's end its pointers all lead to its best last tag, so one walk serves every row
+    back = scores.argmax(2)                                                # (T-1, B, K)
+    pad = np.arange(1, seq_len)[:, None] >= lengths[None, :]
+    back[pad] = np.broadcast_to(last[None, :, None], back.shape)[pad]
+    walk = np.empty((seq_len, batch), dtype=np.int64)
+    cur = last
+    for t in range(seq_len - 1, -1, -1):
+        walk[t] = cur
+        if t:
+            cur = back[t - 1, rows, cur]
+    valid = np.arange(seq_len)[:, None] < lengths[None, :]
+    paths[valid.T] = walk.T[valid.T]
+    need = valid.T & (wanted[np.maximum(paths, 0)] if wanted is not None else True)
+    bb, tt = np.nonzero(need)
+    if len(bb):
+        g = pre[tt, 0, bb] * post[last_t[bb] - tt, 1, bb]
+        probs[bb, tt] = g[np.arange(len(bb)), paths[bb, tt]] / g.sum(-1)
+    return paths, probs
+
+
 def _reverse_index(lengths: np.ndarray, seq_len: int) -> np.ndarray:
     """``idx[b, t]``: position ``t`` read backwards within row ``b``'s length (padding stays put)."""
     pos = np.arange(seq_len)[None, :]

@@ -184,6 +184,14 @@ class Featurizer:
             out["lexicon"] = self.lexicon.features(ids)
         return out
 
+    def joined(self, rows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """The features of all ``rows`` one after another (``len`` = total tokens), as :meth:`many` gives them."""
+        if len(rows) < 2:
+            return self(rows[0] if rows else np.zeros(0, dtype=np.int64))
+        joined = np.concatenate([np.append(r, -1) for r in rows])
+        keep = joined >= 0
+        return {k: v[keep] for k, v in self(joined).items()}
+
     def many(self, rows: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
         """``[self(r) for r in rows]``, computed in one pass over the rows joined by a separator.
 

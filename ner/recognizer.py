@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .crf import marginals, viterbi
+from .crf import decode
 from .dictionary import Dictionary, as_dictionary
 from .entity import Entity
 from .features import Featurizer
@@ -48,6 +48,7 @@ class Recognizer:
         self.labels = spec.labels
         self.crf = spec.load_crf()
         self.codes = TagCodes(spec.labels, spec.scheme)
+        self._entity_tags = ~self.codes.outside  # where decoding computes a marginal
         t = spec.tokenizer
         try:
             self.tokenizer = TextTokenizer(spec.file(spec.vocab_file), nfkc=t.get("nfkc", True),
@@ -116,35 +117,30 @@ class Recognizer:
 
     def _emissions(self, rows: list[np.ndarray]) -> np.ndarray:
         """Emission scores ``(len(rows), max_len, num_tags)`` for token-id rows (padding is exact)."""
-        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         width = int(lengths.max())
         extra = 2 if self.spec.special_tokens else 0
-        ids = np.full((len(rows), width + extra), self.tokenizer.pad_id, dtype=np.int64)
-        feeds: dict[str, np.ndarray] = {}
-        feats = self.featurize.many(rows)
         off = 1 if extra else 0
-        for i, r in enumerate(rows):
-            ids[i, off : off + len(r)] = r
-            if extra:
-                ids[i, 0] = self.tokenizer.cls_id
-                ids[i, len(r) + 1] = self.tokenizer.sep_id
-        feeds["input_ids"] = ids
+        # every token's (row, column) in the padded batch, so each input is filled by one scatter
+        row_of = np.repeat(np.arange(len(rows)), lengths)
+        col_of = np.arange(len(row_of)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        ids = np.full((len(rows), width + extra), self.tokenizer.pad_id, dtype=np.int64)
+        ids[row_of, col_of + off] = np.concatenate(rows)
+        if extra:
+            ids[:, 0] = self.tokenizer.cls_id
+            ids[np.arange(len(rows)), lengths + 1] = self.tokenizer.sep_id
+        feeds: dict[str, np.ndarray] = {"input_ids": ids}
         if "attention_mask" in self.input_names:
             feeds["attention_mask"] = (np.arange(width + extra)[None, :] < (lengths + extra)[:, None]).astype(np.int64)
         if "token_type_ids" in self.input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
         if "lengths" in self.input_names:
             feeds["lengths"] = lengths
-        if "bigram_ids" in self.input_names:
-            big = np.zeros((len(rows), width), dtype=np.int64)
-            for i, f in enumerate(feats):
-                big[i, : len(f["bigram_ids"])] = f["bigram_ids"]
-            feeds["bigram_ids"] = big
-        if "lexicon" in self.input_names:
-            lex = np.zeros((len(rows), width, self.featurize.lexicon.n_features), dtype=np.float32)
-            for i, f in enumerate(feats):
-                lex[i, : len(f["lexicon"])] = f["lexicon"]
-            feeds["lexicon"] = lex
+        for name, flat in self.featurize.joined(rows).items():
+            if name in self.input_names:
+                padded = np.zeros((len(rows), width, *flat.shape[1:]), dtype=np.float32 if name == "lexicon" else np.int64)
+                padded[row_of, col_of] = flat
+                feeds[name] = padded
         (em,) = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
         return em[:, off : off + width]
 
@@ -183,20 +179,22 @@ class Recognizer:
         # length buckets: similar lengths share a batch, so little padding is computed
         windows.sort(key=lambda w: w[2] - w[1])
         found: dict[int, list[tuple]] = {i: [] for i in todo}  # (start, end, label, score, token a, token b)
+        if not windows:  # texts of characters that give no token (zero-width spaces)
+            return results
+        lengths = np.fromiter((b - a for _, a, b, _, _ in windows), dtype=np.int64, count=len(windows))
+        em = np.zeros((len(windows), int(lengths.max()), len(self.labels)))
         for k in range(0, len(windows), self.batch_size):
             chunk = windows[k : k + self.batch_size]
-            rows = [encs[i].ids[a:b] for i, a, b, _, _ in chunk]
-            em = self._emissions(rows)
-            lengths = np.array([len(r) for r in rows])
-            paths = viterbi(em, lengths, self.crf)
-            probs = marginals(em, lengths, self.crf)
-            for r, (i, a, b, keep_a, keep_b) in enumerate(chunk):
-                e = encs[i]
-                for s, t, label in self.codes.spans(paths[r, : b - a]):
-                    if not keep_a <= a + s < keep_b:
-                        continue
-                    score = float(probs[r, np.arange(s, t), paths[r, s:t]].min())
-                    found[i].append((int(e.starts[a + s]), int(e.ends[a + t - 1]), label, score, a + s, a + t))
+            part = self._emissions([encs[i].ids[a:b] for i, a, b, _, _ in chunk])
+            em[k : k + len(chunk), : part.shape[1]] = part
+        # one decoding pass over every window of the call; marginals only at entity tokens
+        paths, probs = decode(em, lengths, self.crf, self._entity_tags)
+        for r, (i, a, b, keep_a, keep_b) in enumerate(windows):
+            e = encs[i]
+            for first, end, label in self.codes.spans(paths[r, : b - a]):
+                if keep_a <= a + first < keep_b:
+                    found[i].append((int(e.starts[a + first]), int(e.ends[a + end - 1]), label,
+                                     float(probs[r, first:end].min()), a + first, a + end))
         for i in todo:
             text = texts[i]
             spans = _drop_overlaps(sorted(found[i]))

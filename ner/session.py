@@ -45,6 +45,11 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
     opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = OPT_LEVELS[optimization]
+    # Idle pool threads sleep instead of spinning: on a small machine shared with other work (and with two
+    # engine calls at once behind the server) spinning steals the cores the next call needs.  Measured
+    # interleaved on this 2-core machine under load: 100 / 500 / 5,000 characters 52 / 148 / 466 ms against
+    # 77 / 159 / 562 ms spinning, batched throughput 18.5k against 13.6k chars/s; results identical.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
     available = set(ort.get_available_providers())
     wanted = providers or ["CPUExecutionProvider"]

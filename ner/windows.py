@@ -1,11 +1,18 @@
 """Long texts: cut a token sequence into windows at sentence ends, never dropping a token."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: Characters after which a window may end, strongest first.
 SENTENCE_ENDS = "。！？!?；;\n"
 WEAK_ENDS = "，,、：:）)」』》”\"'"
+
+
+@functools.lru_cache(maxsize=8)
+def _code_points(chars: str) -> np.ndarray:
+    return np.array([ord(c) for c in chars], dtype=np.uint32)
 
 
 def boundary_after(text: str, ends: np.ndarray, starts: np.ndarray, chars: str) -> np.ndarray:
@@ -17,9 +24,9 @@ def boundary_after(text: str, ends: np.ndarray, starts: np.ndarray, chars: str) 
     nxt[:-1] = starts[1:]
     nxt[-1] = len(text)
     out = np.zeros(n, dtype=bool)
-    # positions of boundary characters in the text, then which token gap they fall in
-    pos = np.fromiter((i for i, c in enumerate(text) if c in chars), dtype=np.int64) if any(
-        c in text for c in chars) else np.zeros(0, dtype=np.int64)
+    # positions of boundary characters in the text (code points compared in numpy), then which token gap they fall in
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    pos = np.nonzero(np.isin(codes, _code_points(chars)))[0]
     if len(pos):
         tok = np.searchsorted(nxt, pos, side="right")  # first token whose gap end is after pos
         tok = tok[tok < n]
