@@ -1,17 +1,28 @@
-"""Command line: ``python -m ner "text"`` (or stdin, or ``--file PATH``) prints the entities as JSON."""
+"""Command line: ``python -m ner "text"`` (or stdin, or ``--file PATH``) prints the entities as JSON.
+
+``--format doccano|label-studio|conll`` prints pre-annotations for an annotation tool instead,
+one record per non-blank input line (offsets per line): doccano JSONL, a Label Studio task
+list with the entities as predictions, or CoNLL ``char<TAB>tag`` BIO lines.  They read back
+with :mod:`ner.training.formats`, so corrected files go straight into ``python -m ner.finetune``.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 
+OUTPUT_FORMATS = ("json", "doccano", "label-studio", "conll")
+
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ner", description="Find PER/LOC/ORG entities in Chinese text.")
+    ap = argparse.ArgumentParser(prog="python -m ner", description="Find named entities in Chinese text.")
     ap.add_argument("text", nargs="?", help="the text; read from stdin when omitted")
     ap.add_argument("--file", help="read the text from this file (UTF-8, UTF-16, GB18030, Big5, Shift-JIS...: detected)")
     ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
+    ap.add_argument("--format", default="json", choices=OUTPUT_FORMATS,
+                    help="json (default): the whole text; the others: one record per non-blank line")
+    ap.add_argument("--dictionary", help="a user dictionary file (TEXT<TAB>TYPE lines, see ner.dictionary)")
     args = ap.parse_args(argv)
     if args.text is not None and args.file:
         ap.error("give the text or --file, not both")
@@ -34,14 +45,32 @@ def main(argv=None) -> int:
     import ner
 
     try:
-        rec = ner.load(args.model, precision=args.precision)
-    except ner.ModelError as exc:
+        rec = ner.load(args.model, precision=args.precision, dictionary=args.dictionary)
+    except ner.NerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    entities = rec.recognize(text)
-    json.dump({"model": rec.name, "entities": [e.to_dict() for e in entities]}, sys.stdout, ensure_ascii=False, indent=1)
-    print()
+    if args.format == "json":
+        entities = rec.recognize(text)
+        json.dump({"model": rec.name, "entities": [e.to_dict() for e in entities]}, sys.stdout, ensure_ascii=False,
+                  indent=1)
+        print()
+        return 0
+    sys.stdout.write(annotation_export(rec, text, args.format))
     return 0
+
+
+def annotation_export(rec, text: str, fmt: str) -> str:
+    """The entities of each non-blank line of ``text`` in an annotation format (see the module doc)."""
+    from .training import formats
+    from .training.corpora import Example
+
+    lines = [line for line in text.splitlines() if line.strip()]
+    found = rec.recognize_batch(lines)
+    examples = [Example(line, [(e.start, e.end, e.label) for e in ents]) for line, ents in zip(lines, found)]
+    if fmt == "label-studio":
+        return formats.dumps_label_studio(examples, "predictions", model_version=rec.name,
+                                          scores=[[e.score for e in ents] for ents in found])
+    return formats.dumps(examples, fmt)
 
 
 def run() -> None:

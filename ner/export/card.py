@@ -140,6 +140,36 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
     return "\n".join(lines)
 
 
+def render_finetuned(cfg: dict, scores: dict, command: str) -> str:
+    """The card of a ``python -m ner.finetune`` model: its labels and its dev scores per type."""
+    tr = cfg.get("training", {})
+    names = cfg.get("display_names", {})
+    dev = scores.get("dev_int8", {})
+    types = list(dict.fromkeys(lab.partition("-")[2] for lab in cfg["labels"] if lab != "O"))
+    lines = [f"# {cfg['name']}: a fine-tuned Chinese NER model", "",
+             f"Finds {', '.join(types)} in Chinese text. Fine-tuned by `python -m ner.finetune` from "
+             f"`{tr.get('from', '?')}` (its embeddings and BiLSTM encoder; "
+             f"{'the same' if tr.get('reused_output') else 'new'} emission and CRF layers), exported to ONNX, INT8.", "",
+             "## Scores on the dev set (INT8, entity level: exact span and type)", "",
+             f"Dev: {tr.get('dev_source', '?')}, {dev.get('sentences', '?')} sentences.", "",
+             "| type | name | P | R | F1 | support |", "|---|---|---|---|---|---|"]
+    for t in types:
+        r = dev.get("per_type", {}).get(t, {})
+        lines.append(f"| {t} | {names.get(t, '')} | {pct(r.get('precision'))} | {pct(r.get('recall'))} | "
+                     f"{pct(r.get('f1'))} | {r.get('support', 0)} |")
+    if dev:
+        lines.append(f"| **all** | | {pct(dev['precision'])} | {pct(dev['recall'])} | **{pct(dev['f1'])}** | "
+                     f"{dev.get('support', 0)} |")
+    lines += ["", "## How it was made", "", "```", command, "```", "",
+              f"- {tr.get('train_sentences', '?')} training sentences; {len(tr.get('history', []))} epochs "
+              f"(best dev F1 {pct(tr.get('best_dev_f1'))} at epoch {tr.get('best_epoch', '?')}), "
+              f"{tr.get('train_seconds', 0) / 60:.1f} min on {tr.get('hardware', '?')}.",
+              f"- Labels: {', '.join(cfg['labels'])} ({cfg['scheme']}); window {cfg['max_length']} tokens.",
+              "- Scores are CRF marginal probabilities (the lowest over the entity's tokens), not calibrated accuracies.",
+              ""]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     import ner
     from ..training.evaluate import evaluate

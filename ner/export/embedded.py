@@ -43,8 +43,13 @@ def _rebuild_lexicon(info: dict, assets: Path, out: Path, data_dir: Path) -> Non
 
 
 def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | None = None,
-               data_dir: Path | None = None, quantize_lstm: bool = False) -> Path:
-    """The embedded model: ``run`` is a ``python -m ner.train`` output directory."""
+               data_dir: Path | None = None, quantize_lstm: bool = False,
+               display_names: dict[str, str] | None = None) -> Path:
+    """The embedded model: ``run`` is a ``python -m ner.train`` (or ``ner.finetune``) output directory.
+
+    The labels come from the run's ``train_info.json``; ``display_names`` (type -> a name to show,
+    such as ``{"PER": "人名"}``) go into config.json for the app.
+    """
     torch = require("torch", "Exporting the embedded model", extra="export")
     from ..training.net import AnchoredTagger, TaggerNet
 
@@ -87,11 +92,16 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
         "tokenizer": {"nfkc": True, "lowercase": True, "split": "char"}, "special_tokens": False,
         "bigrams_file": "bigrams.npy" if n_bigrams else None,
         "lexicon_file": "lexicon.npz" if lexicon_dim else None, "crf_file": "crf.npz",
-        "postprocess": {"split_loc_org": {"generic_prefixes": GENERIC_ORG_PREFIXES, "min_rest": 3}} if lexicon_dim else {},
+        # the LOC/ORG split rule reads lexicon bits for those two types: only for a model that has both
+        "postprocess": {"split_loc_org": {"generic_prefixes": GENERIC_ORG_PREFIXES, "min_rest": 3}}
+        if lexicon_dim and {"B-LOC", "B-ORG"} <= set(labels) else {},
         "parameters": int(sum(v.numel() for v in state.values())),
         "training": {k: info[k] for k in ("args", "train_sentences", "dev_sentences", "train_chars", "best_dev_f1",
                                           "hardware", "train_seconds", "history") if k in info},
     }
+    if display_names:
+        cfg["display_names"] = {t: display_names[t] for t in dict.fromkeys(lab.partition("-")[2] for lab in labels)
+                                if t in display_names}
     write_config(out, cfg)
     return out
 

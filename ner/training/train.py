@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 TYPES = ("PER", "LOC", "ORG")
 
 
-def bioes_labels() -> list[str]:
-    return ["O"] + [f"{p}-{t}" for t in TYPES for p in "BIES"]
+def bioes_labels(types: tuple[str, ...] | list[str] = TYPES) -> list[str]:
+    """``O`` then ``B-/I-/E-/S-`` of each type, in the order of ``types``."""
+    return ["O"] + [f"{p}-{t}" for t in types for p in "BIES"]
 
 
 # ---------------------------------------------------------------- assets
@@ -118,6 +119,56 @@ def evaluate_items(net, crf_layer, items, labels, torch, batch_size=64) -> dict:
                 gold.append(tags_to_spans([labels[k] for k in items[i][3]], "BIOES"))
     net.train()
     return score(gold, pred)
+
+
+def train_epoch(net, crf, opt, sched, params, items, *, batch_size: int, rng: random.Random, device, torch,
+                max_steps: int = 0, step: int = 0, augment=None, on_batch=None) -> tuple[float, int]:
+    """One pass over ``items`` in shuffled length-bucketed batches; returns ``(mean loss, step)``.
+
+    ``step`` counts batches across epochs (``max_steps`` stops there); ``augment(inputs, mask)``
+    may rewrite each batch's inputs (``[UNK]`` masking); ``on_batch(i, mean loss, tokens so far)``
+    is called after each batch (logging, a progress bar).
+    """
+    running, tokens, done = 0.0, 0, 0
+    for bi, idx in enumerate(make_batches(items, batch_size, rng, True)):
+        inputs, tags, mask = collate(items, idx, torch)
+        if augment is not None:
+            inputs = augment(inputs, mask)
+        inputs = [x.to(device) for x in inputs]
+        loss = crf.nll(net(*inputs), tags.to(device), mask.to(device))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        sched.step()
+        running += loss.item()
+        tokens += int(mask.sum())
+        step += 1
+        done += 1
+        if on_batch is not None:
+            on_batch(bi, running / done, tokens)
+        if max_steps and step >= max_steps:
+            break
+    return running / max(1, done), step
+
+
+def save_checkpoint(path: Path, net, crf, torch, opt=None, sched=None, **state) -> None:
+    """The weights (and the optimizer's state when given) plus ``state`` (epoch, best, history...)."""
+    ck = {"net": net.state_dict(), "crf": crf.state_dict()}
+    if opt is not None:
+        ck.update({"opt": opt.state_dict(), "sched": sched.state_dict()})
+    torch.save({**ck, **state}, path)
+
+
+def load_checkpoint(path: Path, net, crf, torch, opt=None, sched=None, device="cpu") -> dict:
+    """Restore what :func:`save_checkpoint` wrote; returns the whole checkpoint."""
+    ck = torch.load(path, map_location=device, weights_only=False)  # our own checkpoint
+    net.load_state_dict(ck["net"])
+    crf.load_state_dict(ck["crf"])
+    if opt is not None:
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+    return ck
 
 
 def dev_report(net, crf_layer, dev_sets: dict, labels, torch) -> dict:
@@ -254,11 +305,7 @@ def main(argv=None) -> None:
     start_epoch, best, history = 0, -1.0, []
     last = args.out / "last.pt"
     if last.exists():
-        ck = torch.load(last, map_location=device, weights_only=False)  # our own checkpoint
-        net.load_state_dict(ck["net"])
-        crf.load_state_dict(ck["crf"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
+        ck = load_checkpoint(last, net, crf, torch, opt, sched, device)
         start_epoch, best, history = ck["epoch"], ck["best"], ck["history"]
         log.info("resumed after epoch %d (best dev F1 %.4f)", start_epoch, best)
     elif args.init:
@@ -269,28 +316,20 @@ def main(argv=None) -> None:
         t_epoch = time.time()
         erng = random.Random(args.seed * 1000 + epoch)
         torch.manual_seed(args.seed * 1000 + epoch)
-        running, tokens = 0.0, 0
         unk_rng = torch.Generator().manual_seed(args.seed * 1000 + epoch)
         epoch_items = sample_epoch(items_by_corpus, weights, erng)
-        for bi, idx in enumerate(make_batches(epoch_items, args.batch_size, erng, True)):
-            inputs, tags, mask = collate(epoch_items, idx, torch)
-            if args.unk_rate:
-                inputs = mask_unknown(inputs, mask, args.unk_rate, tok.unk_id, unk_rng)
-            inputs = [x.to(device) for x in inputs]
-            loss = crf.nll(net(*inputs), tags.to(device), mask.to(device))
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 5.0)
-            opt.step()
-            sched.step()
-            running += loss.item()
-            tokens += int(mask.sum())
-            step += 1
+
+        def augment(inputs, mask, unk_rng=unk_rng):
+            return mask_unknown(inputs, mask, args.unk_rate, tok.unk_id, unk_rng)
+
+        def log_batch(bi, loss, tokens, epoch=epoch, t_epoch=t_epoch):
             if bi % 200 == 0:
                 log.info("epoch %d step %d/%d loss %.3f  %.0f tok/s", epoch + 1, bi, steps_per_epoch,
-                         running / (bi + 1), tokens / (time.time() - t_epoch))
-            if args.max_steps and step >= args.max_steps:
-                break
+                         loss, tokens / (time.time() - t_epoch))
+
+        _, step = train_epoch(net, crf, opt, sched, params, epoch_items, batch_size=args.batch_size, rng=erng,
+                              device=device, torch=torch, max_steps=args.max_steps, step=step,
+                              augment=augment if args.unk_rate else None, on_batch=log_batch)
         score = dev_report(net.cpu(), crf.cpu(), dev_sets, labels, torch)
         net.to(device)
         crf.to(device)
@@ -298,9 +337,8 @@ def main(argv=None) -> None:
         log.info("epoch %d done in %.0fs: dev %s", epoch + 1, time.time() - t_epoch, score)
         if score["f1"] > best:
             best = score["f1"]
-            torch.save({"net": net.state_dict(), "crf": crf.state_dict(), "epoch": epoch + 1, "dev": score}, args.out / "best.pt")
-        torch.save({"net": net.state_dict(), "crf": crf.state_dict(), "opt": opt.state_dict(),
-                    "sched": sched.state_dict(), "epoch": epoch + 1, "best": best, "history": history}, last)
+            save_checkpoint(args.out / "best.pt", net, crf, torch, epoch=epoch + 1, dev=score)
+        save_checkpoint(last, net, crf, torch, opt, sched, epoch=epoch + 1, best=best, history=history)
         if args.max_steps and step >= args.max_steps:
             break
     info = json.loads(info_path.read_text())

@@ -7,6 +7,7 @@ the LSTMs ship in FP32 and come back exactly.  ONNX stores LSTM gates as
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -48,17 +49,34 @@ def _gates(w: np.ndarray, hidden: int) -> np.ndarray:
     return np.concatenate([i, f, c, o])
 
 
-def load_into(net, crf, model_dir: Path, *, reuse_output: bool = True) -> dict:
+def net_shape(model_dir: Path) -> dict:
+    """The :class:`TaggerNet` keyword arguments that rebuild ``model_dir``'s network (vocab size, dims)."""
+    cfg = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    w = onnx_weights(Path(model_dir) / cfg["model_file"])
+    vocab_size, char_dim = w["net.char.weight"].shape
+    n_bigrams, bigram_dim = w["net.bigram.weight"].shape if "net.bigram.weight" in w else (0, 50)
+    hidden = w["lstm"]["fwd"][1].shape[-1]
+    lexicon_dim = 0
+    if cfg.get("lexicon_file"):
+        from ..features import Lexicon
+        lexicon_dim = Lexicon.load(Path(model_dir) / cfg["lexicon_file"]).n_features
+    return {"vocab_size": int(vocab_size), "char_dim": int(char_dim), "n_bigrams": int(n_bigrams),
+            "bigram_dim": int(bigram_dim), "lexicon_dim": lexicon_dim, "hidden": int(hidden)}
+
+
+def load_into(net, crf, model_dir: Path, *, reuse_output: bool = True, labels: list[str] | None = None) -> dict:
     """Copy ``model_dir``'s weights into ``net`` (a TaggerNet of the same shape) and ``crf``.
 
-    ``reuse_output=False`` keeps ``net.out`` and the CRF freshly initialised, for a new label set.
+    ``reuse_output=False`` keeps ``net.out`` and the CRF freshly initialised, for a new label set;
+    with ``labels`` (the new tags), the emission rows and transitions of the tags the model
+    already has (``B-PER`` when PRODUCT joins PER/LOC/ORG) start from the model's.
     Returns what was loaded, by part.
     """
     import torch
 
-    spec_cfg = __import__("json").loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    spec_cfg = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
     w = onnx_weights(Path(model_dir) / spec_cfg["model_file"])
-    loaded = {}
+    loaded: dict[str, object] = {}
     with torch.no_grad():
         net.char.weight.copy_(torch.from_numpy(w["net.char.weight"]))
         loaded["char"] = tuple(w["net.char.weight"].shape)
@@ -83,13 +101,25 @@ def load_into(net, crf, model_dir: Path, *, reuse_output: bool = True) -> dict:
             crf.start.copy_(torch.from_numpy(crf_file["start"]))
             crf.end.copy_(torch.from_numpy(crf_file["end"]))
             loaded["out"] = tuple(wt.shape)
+        elif labels:
+            old = {t: i for i, t in enumerate(spec_cfg["labels"])}
+            pairs = [(i, old[t]) for i, t in enumerate(labels) if t in old]
+            if pairs:
+                new_i, old_i = [a for a, _ in pairs], [b for _, b in pairs]
+                wt = w["out.weight_t"][: net.out.in_features]
+                net.out.weight[new_i] = torch.from_numpy(np.ascontiguousarray(wt.T[old_i]))
+                net.out.bias[new_i] = torch.from_numpy(w["out.bias"][old_i])
+                crf_file = np.load(Path(model_dir) / spec_cfg["crf_file"])
+                ni, oi = torch.tensor(new_i), torch.tensor(old_i)
+                crf.transitions[ni[:, None], ni[None, :]] = torch.from_numpy(crf_file["transitions"])[oi[:, None], oi[None, :]]
+                crf.start[ni] = torch.from_numpy(crf_file["start"])[oi]
+                crf.end[ni] = torch.from_numpy(crf_file["end"])[oi]
+                loaded["shared_tags"] = [labels[i] for i in new_i]
     return loaded
 
 
 def copy_assets(model_dir: Path, assets: Path) -> dict:
     """The model directory's vocabulary, bigram keys and lexicon as a training run's ``assets/``."""
-    import json
-
     cfg = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
     assets.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(model_dir) / cfg["vocab_file"], assets / "vocab.txt")
