@@ -157,12 +157,12 @@ def build_lexicon(entries: dict[str, int], vocab: dict[str, int], types: list[st
     unk = vocab["[UNK]"]
     acc: dict[int, int] = {}
     lens: dict[int, int] = {}
-    for word, bits in entries.items():
+    for word, word_bits in entries.items():
         ids = encode(word)
         if not ids or unk in ids or len(ids) != len(word):
             continue
         h = hash_sequence(ids)
-        acc[h] = acc.get(h, 0) | bits
+        acc[h] = acc.get(h, 0) | word_bits
         lens[h] = len(ids)
     keys = np.fromiter(acc.keys(), dtype=np.uint64, count=len(acc))
     bits = np.fromiter(acc.values(), dtype=np.uint8, count=len(acc))

@@ -39,7 +39,7 @@ def build_tokenizer(vocab: dict[str, int], *, nfkc: bool = True, lowercase: bool
     if split not in ("char", "bert"):
         raise ValueError(f"split must be 'char' or 'bert', not {split!r}")
     tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
-    steps = [normalizers.NFKC()] if nfkc else []
+    steps: list[normalizers.Normalizer] = [normalizers.NFKC()] if nfkc else []
     # "char" isolates every CJK character itself (below), so BERT's spacing around them is not needed
     steps.append(normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=split == "bert",
                                             strip_accents=False if nfkc else None, lowercase=lowercase))

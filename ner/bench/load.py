@@ -95,6 +95,7 @@ def client_loop(url: str, texts: list[str], reference: dict[int, list], stats: S
                         raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
                     entities = r.json()["entities"]
                 else:
+                    assert gclient is not None  # use_gradio made one
                     entities = gclient.predict(texts[i], api_name="/extract")["entities"]
             except Exception as exc:  # counted and reported, the load goes on
                 stats.add(kind, 0.0, error=f"{kind}: {type(exc).__name__}: {str(exc)[:200]}")
@@ -126,8 +127,10 @@ def run(url: str, pid: int | None, clients: int, seconds: float, max_requests: i
     burst = threading.Semaphore(max_requests)
     threads = [threading.Thread(target=client_loop, args=(url, texts, reference, warm, time.monotonic() + warmup_s,
                                                           burst, 1000 + k, use_gradio)) for k in range(clients)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
     rss_warm = rss_mib(pid) if pid else None
     stats = Stats()
     budget = threading.Semaphore(max_requests)
@@ -135,13 +138,15 @@ def run(url: str, pid: int | None, clients: int, seconds: float, max_requests: i
     t0 = time.monotonic()
     threads = [threading.Thread(target=client_loop, args=(url, texts, reference, stats, deadline, budget, k,
                                                           use_gradio)) for k in range(clients)]
-    [t.start() for t in threads]
+    for th in threads:
+        th.start()
     samples = []
     while any(t.is_alive() for t in threads):  # memory every 10 s, to see whether it levels off
         time.sleep(min(10.0, max(0.1, deadline - time.monotonic())))
         if pid:
             samples.append(round(rss_mib(pid) or 0, 1))
-    [t.join() for t in threads]
+    for th in threads:
+        th.join()
     elapsed = time.monotonic() - t0
     rss_end = rss_mib(pid) if pid else None
     all_lat = stats.latencies["rest"] + stats.latencies["extract"]

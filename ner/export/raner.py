@@ -91,7 +91,8 @@ def load_checkpoint(model_dir: Path) -> tuple[dict, Path]:
 def _key_listing(state: dict) -> str:
     """Every key with its shape, except that the many per-layer keys are summarised."""
     layer = re.compile(r"^(.*encoder\.layer\.)(\d+)\.")
-    shown, layers = [], {}
+    shown: list[str] = []
+    layers: dict[str, set[str]] = {}
     for k in sorted(state):
         m = layer.match(k)
         if m:
@@ -278,7 +279,7 @@ def build_torch_model(model_dir: str | Path):
     linear.load_state_dict({"weight": state[layout.linear_prefix + "weight"],
                             "bias": state[layout.linear_prefix + "bias"]})
 
-    class Emissions(torch.nn.Module):
+    class Emissions(torch.nn.Module):  # type: ignore[name-defined]
         """BERT + linear: token ids -> emission scores, the part of RaNER that runs in ONNX."""
 
         def __init__(self):
@@ -391,8 +392,8 @@ def _configured_id(model_dir: Path) -> str | None:
     conf = _read_json(model_dir / "configuration.json")
     if not isinstance(conf, dict):
         return None
-    model = conf.get("model") if isinstance(conf.get("model"), dict) else {}
-    mid = conf.get("model_id") or model.get("model_id")
+    model = conf.get("model")
+    mid = conf.get("model_id") or (model.get("model_id") if isinstance(model, dict) else None)
     return mid if isinstance(mid, str) else None
 
 

@@ -22,7 +22,7 @@ def reverse_within_length(x, lengths):
     return torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
 
-class TaggerNet(nn.Module):
+class TaggerNet(nn.Module):  # type: ignore[name-defined]
     """Emission scores ``(batch, seq, num_tags)`` from token ids, bigram ids and lexicon features."""
 
     def __init__(self, vocab_size: int, num_tags: int, *, char_dim: int = 128, n_bigrams: int = 0,
@@ -50,7 +50,7 @@ class TaggerNet(nn.Module):
         return self.out(self.drop(h))
 
 
-class CRFLayer(nn.Module):
+class CRFLayer(nn.Module):  # type: ignore[name-defined]
     """Linear-chain CRF: ``transitions[i, j]`` scores tag i followed by tag j."""
 
     def __init__(self, num_tags: int):
@@ -92,7 +92,7 @@ def _widen_lstm(lstm, extra: int):
     return new
 
 
-class AnchoredTagger(nn.Module):
+class AnchoredTagger(nn.Module):  # type: ignore[name-defined]
     """Export wrapper of :class:`TaggerNet` that makes dynamic INT8 independent of batch-mates.
 
     Dynamic quantization picks one activation range per tensor, so a text's
