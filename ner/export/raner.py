@@ -92,7 +92,7 @@ def _key_listing(state: dict) -> str:
     """Every key with its shape, except that the many per-layer keys are summarised."""
     layer = re.compile(r"^(.*encoder\.layer\.)(\d+)\.")
     shown: list[str] = []
-    layers: dict[str, set[str]] = {}
+    layers: dict[str, set[int]] = {}
     for k in sorted(state):
         m = layer.match(k)
         if m:
