@@ -25,8 +25,8 @@ LIMITS = Settings()
 
 
 def without_scores(entities: list[dict]) -> list[dict]:
-    assert all(0.0 <= e["score"] <= 1.0 for e in entities)
-    return [{k: v for k, v in e.items() if k != "score"} for e in entities]
+    assert all(0.0 <= e["score"] <= 1.0 and e["source"] in ("model", "dictionary") for e in entities)
+    return [{k: v for k, v in e.items() if k not in ("score", "source")} for e in entities]
 
 
 def assert_clean_error(response: httpx.Response, status: int) -> str:

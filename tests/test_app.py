@@ -150,7 +150,7 @@ def test_batched_api_functions_answer_each_text(service):
     assert [spans(h) for h in highlights] == [[("张三", "PER", 0)], [], [("上海", "LOC", len("我在"))]]
     (extracted,) = service.extract_batch(texts)
     assert extracted[2] == {"entities": [{"text": "上海", "type": "LOC", "start": 2, "end": 4,
-                                          "score": extracted[2]["entities"][0]["score"]}]}
+                                          "score": extracted[2]["entities"][0]["score"], "source": "model"}]}
 
 
 def test_validator_refuses_only_bad_requests(toy, tmp_path):

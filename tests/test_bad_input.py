@@ -38,7 +38,7 @@ def expected_with_library(toy, text):
 
 
 def strip_scores(entities):
-    return [{k: v for k, v in e.items() if k != "score"} for e in entities]
+    return [{k: v for k, v in e.items() if k not in ("score", "source")} for e in entities]
 
 
 @pytest.fixture(scope="module")
