@@ -775,6 +775,7 @@ def build_parser(prog: str = "python -m ner.batch") -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, prog: str = "python -m ner.batch") -> int:
     args = build_parser(prog).parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # kill / docker stop: stop as Ctrl-C does, resumable
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     opts = Options(text_column=args.text_column, id_column=args.id_column, max_chars=args.max_chars,
                    encoding=args.encoding)
@@ -801,6 +802,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m ner.batch") -> in
         return 130
     print(json.dumps(stats.to_dict()))
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _run_logged(args, opts: Options) -> Stats:
