@@ -184,8 +184,9 @@ def parse_weights(pairs: list[str], corpora: list[str]) -> dict[str, float]:
     weights = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or name not in corpora and name != "extra":
-            raise SystemExit(f"error: --weights {pair!r}: expected CORPUS=W with CORPUS one of {corpora + ['extra']}")
+        if not sep or name not in corpora and name not in ("extra", "augment"):
+            raise SystemExit(f"error: --weights {pair!r}: expected CORPUS=W with CORPUS one of "
+                             f"{corpora + ['extra', 'augment']}")
         try:
             weights[name] = float(value)
         except ValueError:
@@ -206,6 +207,8 @@ def main(argv=None) -> None:
                     help="annotated corpora to train on (boson is research-use only: leave it out for other uses)")
     ap.add_argument("--weights", nargs="*", default=[], metavar="CORPUS=W",
                     help="per-corpus sampling weight per epoch (2 = twice per epoch, 0.5 = a random half)")
+    ap.add_argument("--augment", type=int, default=0, metavar="N",
+                    help="add N mention-replacement sentences (gold sentences with their entities swapped)")
     ap.add_argument("--init", type=Path, help="warm start from an exported model directory (e.g. models/zh-ner-lite)")
     ap.add_argument("--lexicons", nargs="*", default=["per", "loc", "org", "jieba"],
                     choices=["per", "loc", "org", "jieba"])
@@ -242,6 +245,10 @@ def main(argv=None) -> None:
     for path in args.extra:  # e.g. self-training data from `python -m ner.training.selftrain`
         from .selftrain import read_extra
         by_corpus[f"extra:{Path(path).name}"] = read_extra(path)
+    if args.augment:
+        from .augment import augment as mention_replacement
+        gold = [ex for exs in by_corpus.values() for ex in exs]
+        by_corpus["augment"] = mention_replacement(gold, args.augment, args.seed, args.data)
     train = [ex for exs in by_corpus.values() for ex in exs]
     dev = [ex for exs in devs.values() for ex in exs]
 
