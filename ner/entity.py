@@ -1,7 +1,7 @@
 """The one result type: an entity with half-open character offsets into the caller's text."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, order=True)
@@ -25,6 +25,6 @@ class Entity:
 
     def to_dict(self) -> dict:
         """``{"text", "type", "start", "end", "score", "source"}``: the shape every API returns."""
-        d = asdict(self)
-        return {"text": d["text"], "type": d["label"], "start": d["start"], "end": d["end"],
-                "score": round(float(d["score"]), 4), "source": d["source"]}
+        # built directly: dataclasses.asdict deep-copies, and servers call this for every entity
+        return {"text": self.text, "type": self.label, "start": self.start, "end": self.end,
+                "score": round(float(self.score), 4), "source": self.source}
