@@ -46,9 +46,10 @@ from ner_app.files import FileArea, UploadsOnlyBlocks
 from ner_app.gate import EngineGate
 from ner_app.guard import Guard
 from ner_app.model_source import open_model
-from ner_app.rest import create_api
+from ner_app.inputs import api_text, describe, entities_json
+from ner_app.rest import create_api, swagger_ui_folder
 from ner_app.server import serve
-from ner_app.service import NerService
+from ner_app.service import NerService, Prefs
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +58,33 @@ CSS_PATH = Path(__file__).resolve().parent / "assets" / "style.css"
 HIGHLIGHT_ID = "highlight"
 EXAMPLES = [[samples.SEED], [samples.NEWS], [samples.REPORT], [samples.POST], [samples.MIXED]]
 EXAMPLE_LABELS = ["人物 · 机构 · 地点", "新闻报道", "长篇报告", "社交媒体帖子", "中英文数字混排"]
+DOWNLOAD_LABELS = [("json", "JSON"), ("csv", "CSV"), *((key, label) for key, _, label in view.ANNOTATION_FORMATS)]
+#: on a narrow screen the result column is below the input: bring it into view when a run starts
+SCROLL_TO_RESULT = """(...args) => {
+    if (window.innerWidth < 800) document.getElementById('result')?.scrollIntoView({behavior: 'smooth'});
+    return args;
+}"""
+#: what the API panel ("通过 API 使用") says of each client endpoint; the REST API is the other way in
+REST_NOTE = ("The same recognizer is a JSON REST API on this server: POST /api/v1/ner with {\"text\": \"...\"} "
+             "or {\"texts\": [...]} (plus optional dictionary, min_score, types, offsets); see /docs.")
+API_NOTE = {"recognize": "Find the people, places and organizations in a Chinese text; returns the text cut into "
+                         "tokens, each with its entity type or null. " + REST_NOTE,
+            "extract": "Find the people (PER), places (LOC) and organizations (ORG) in a Chinese text; returns "
+                       "{\"entities\": [{\"text\", \"type\", \"start\", \"end\", \"score\", \"source\"}]} with "
+                       "text == input[start:end]. " + REST_NOTE}
 THEME = gr.themes.Base(primary_hue="cyan", secondary_hue="pink", neutral_hue="slate",
                        font=["system-ui", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", "sans-serif"],
                        font_mono=["ui-monospace", "Consolas", "monospace"])
 
 
 def load_service(settings: Settings, files: FileArea | None = None) -> NerService:
-    """Load the model once and warm it with one call, so the first request is as fast as the rest."""
+    """Load the model once (with the operator's NER_USER_DICT) and warm it with one call, so the first
+    request is as fast as the rest."""
     options: dict[str, Any] = {"threads": settings.threads} if settings.threads else {}
     rec, notice = open_model(settings.model, **options)
+    if settings.user_dict:
+        rec = rec.with_dictionary(settings.user_dict)  # FormatError names the file and line
+        log.info("user dictionary %s: %d entries", settings.user_dict, len(rec.dictionary or ()))
     rec.recognize(samples.SEED)
     gate = EngineGate(rec, slots=settings.engine_slots, chunk_chars=settings.engine_chunk_chars)
     return NerService(gate, settings, notice=notice, files=files)
@@ -75,39 +94,88 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
     """The page, wired to ``service`` (loaded from the environment when None); nothing is launched."""
     service = service or load_service(Settings.from_env())
     ttl = service.settings.file_ttl_s
+    live_max = service.settings.live_max_chars
     # Gradio deletes its uploads and copies once they are older than the time-to-live
     with UploadsOnlyBlocks(title=TITLE, delete_cache=(min(ttl, 60), ttl)) as demo:
-        gr.HTML(view.header_html(TITLE, service.model_name, service.colors, service.notice))
+        gr.HTML(view.header_html(TITLE, service.model_name, service.colors, service.notice, service.names))
+        prefs = gr.State(Prefs())  # this visitor's dictionary and filters: per browser tab, never shared
+        shown = gr.State(None)  # the last result before the filters
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
                 text = gr.Textbox(label="输入中文文本", lines=8, max_lines=20, elem_id="input-text",
                                   placeholder="在这里粘贴或输入中文文本，例如：张三在北京清华大学任职。")
+                with gr.Row(equal_height=True):
+                    live = gr.Checkbox(label=f"实时侦测（边输入边识别，{live_max:,} 字以内）", value=False,
+                                       elem_id="live", scale=2)
+                    run = gr.Button("🚀 开始侦测", variant="primary", elem_id="run", scale=3)
                 upload = gr.File(label="或上传 .txt 文件（UTF-8 / GB18030 / Big5 / UTF-16 等）", file_types=[".txt"],
                                  type="filepath", height=150, elem_id="upload")
-                run = gr.Button("🚀 开始侦测", variant="primary", elem_id="run")
-                gr.Examples(EXAMPLES, inputs=text, example_labels=EXAMPLE_LABELS, label="示例文本")
-            with gr.Column(scale=1, min_width=300):
-                highlight = gr.HighlightedText(label="侦测结果", color_map=service.colors, show_legend=True,
+                with gr.Accordion("自定义词典", open=False, elem_id="dictionary"):
+                    dict_text = gr.Textbox(label="词典条目（只对您本人的侦测生效）", lines=5, max_lines=15,
+                                           elem_id="dictionary-text",
+                                           placeholder="每行一条：文本<Tab>类型，例如\n字节跳动\tORG\n"
+                                                       "屏蔽误报：-文本<Tab>类型，例如\n-星巴克\tPER")
+                    apply_dict = gr.Button("应用词典", size="sm", elem_id="apply-dictionary")
+                    gr.Markdown(f"类型：{'、'.join(f'{t}（{n}）' for t, n in service.names.items())}。"
+                                f"最多 {service.settings.max_dict_entries:,} 条；词典条目优先于模型结果。",
+                                elem_classes="hint")
+                examples = gr.Examples(EXAMPLES, inputs=text, example_labels=EXAMPLE_LABELS, label="示例文本（点击即侦测）")
+            with gr.Column(scale=1, min_width=300, elem_id="result"):
+                counts = gr.HTML(view.counts_html(dict.fromkeys(service.types, 0), service.colors, service.names),
+                                 elem_id="counts")
+                with gr.Row(elem_id="downloads"):
+                    downloads = [gr.DownloadButton(f"下载 {label}", size="sm", elem_id=f"download-{key}",
+                                                   variant="secondary")
+                                 for key, label in DOWNLOAD_LABELS]
+                with gr.Row(elem_id="filters"):
+                    min_score = gr.Slider(0, 1, value=0, step=0.05, label="最低置信度", elem_id="min-score",
+                                          min_width=160)
+                    types = gr.CheckboxGroup([(service.legend[t], t) for t in service.types], value=service.types,
+                                             label="显示的类型", elem_id="types", min_width=160)
+                # the legend is the counts row above (each type's colour, Chinese name and code)
+                highlight = gr.HighlightedText(label="侦测结果", color_map=service.colors, show_legend=False,
                                                combine_adjacent=False, elem_id=HIGHLIGHT_ID)
-                counts = gr.HTML(view.counts_html(dict.fromkeys(service.types, 0), service.colors), elem_id="counts")
-                table = gr.Dataframe(headers=view.TABLE_HEADERS, label="实体列表", interactive=False,
-                                     elem_id="entity-table", wrap=True)
-                with gr.Row():
-                    json_file = gr.File(label="下载 JSON", interactive=False, elem_id="download-json")
-                    csv_file = gr.File(label="下载 CSV", interactive=False, elem_id="download-csv")
+                table = gr.Dataframe(headers=view.TABLE_HEADERS, label="实体列表（可左右滑动）", interactive=False,
+                                     elem_id="entity-table", wrap=True, max_height=420)
 
-        results = [highlight, table, counts, json_file, csv_file]
-        run.click(service.analyze, text, results, api_name="analyze", api_visibility="undocumented")
+        shown_outputs = [highlight, table, counts, *downloads]
+        page_outputs = [*shown_outputs, shown]
+        # the button: on a phone the result is below the input, so the page scrolls to it
+        run.click(service.analyze_page, [text, prefs], page_outputs, api_name="analyze",
+                  api_visibility="undocumented", js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
         # the validator refuses a bad file reference when the request arrives (HTTP 400), not later in the queue
-        upload.upload(service.analyze_file, upload, [text, *results], api_name="analyze_file",
-                      api_visibility="undocumented", validator=service.validate_upload)
+        upload.upload(service.analyze_file, [upload, prefs], [text, *page_outputs], api_name="analyze_file",
+                      api_visibility="undocumented", validator=service.validate_upload_event,
+                      js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
+        # 实时侦测: only typing triggers it (an upload does not), only the newest keystroke is answered
+        text.input(service.analyze_live, [text, live, prefs], page_outputs, trigger_mode="always_last",
+                   show_progress="hidden", api_visibility="private", queue=True)
+        examples.load_input_event.then(service.analyze_page, [text, prefs], page_outputs, api_visibility="private",
+                                       js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
+        # filters redraw the last result without the model
+        for trigger in (min_score.release, types.change):
+            trigger(service.set_filters, [min_score, types, prefs, shown], [prefs, *shown_outputs],
+                    api_visibility="private", show_progress="hidden")
+        apply_dict.click(service.set_dictionary, [dict_text, prefs], prefs, api_visibility="private").success(
+            service.rerun, [prefs, shown], page_outputs, api_visibility="private")
 
-        # Client API: no visible trigger; concurrent calls are batched into one engine call
+        # Client API (and MCP tools): hidden, typed inputs; concurrent calls are batched into one engine call
+        text_input = api_text("text", f"the Chinese text: one string of at most {service.settings.max_chars} characters")
+        api_min_score = describe(gr.Slider(0, 1, value=0, label="min_score", visible=False),
+                                 "keep entities whose score is at least this (0 to 1)")
+        api_types = describe(gr.Dropdown(service.types, value=None, multiselect=True, allow_custom_value=True,
+                                         label="types", visible=False), "keep only these types (default: all)")
+        api_offsets = describe(gr.Dropdown(list(view.OFFSET_MODES), value="code-points", allow_custom_value=True,
+                                           label="offsets", visible=False),
+                               "code-points (Python indices) or utf16 (JavaScript indices: an emoji counts 2)")
         api_recognize, api_extract = gr.Button(visible=False), gr.Button(visible=False)
-        api_recognize.click(service.recognize_batch, text, highlight, api_name="recognize", batch=True,
-                            max_batch_size=16, validator=service.validate_batch)
-        api_extract.click(service.extract_batch, text, gr.JSON(label="entities", visible=False), api_name="extract",
-                          batch=True, max_batch_size=16, validator=service.validate_batch)
+        api_recognize.click(service.highlight_entities, [text_input, api_min_score, api_types],
+                            gr.HighlightedText(label="highlighted text", color_map=service.colors, visible=False),
+                            api_name="recognize", batch=True, max_batch_size=16, validator=service.validate_batch,
+                            api_description=API_NOTE["recognize"])
+        api_extract.click(service.extract_entities, [text_input, api_min_score, api_types, api_offsets],
+                          entities_json("entities"), api_name="extract", batch=True,
+                          max_batch_size=16, validator=service.validate_batch, api_description=API_NOTE["extract"])
     demo.file_area = service.files
     demo.queue(max_size=service.settings.queue_size)
     return demo
@@ -115,12 +183,12 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
 
 def create_app(service: NerService):
     """The REST API with the Gradio page mounted at ``/`` (the REST routes are matched first)."""
-    api = create_api(service.rec, service.settings, notice=service.notice)
+    api = create_api(service.rec, service.settings, notice=service.notice, docs_assets=swagger_ui_folder())
     demo = build_demo(service)
     app = gr.mount_gradio_app(api, demo, path="/", theme=THEME, css_paths=[CSS_PATH],
                               css=view.highlight_css(service.colors, HIGHLIGHT_ID), show_error=False,
                               max_file_size=service.settings.max_upload_bytes, footer_links=["api"],
-                              run_history=False)
+                              run_history=False, mcp_server=service.settings.mcp)
     # mount_gradio_app never marks the app launched, and Gradio skips its own check that a file named
     # in a request lies in its upload folder for an app that has not launched
     demo.has_launched = True

@@ -41,6 +41,15 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     #: who may frame the page (CSP frame-ancestors): "'self'", "'none'" or a list of origins
     frame_ancestors: str = "'self'"
+    #: a user dictionary file the operator names (NER_USER_DICT), applied to every request
+    user_dict: str | None = None
+    #: entries, and characters, of one visitor's (page) or one request's (REST) own dictionary
+    max_dict_entries: int = 1000
+    max_dict_chars: int = 50_000
+    #: the page recognizes while typing ("实时侦测") only for texts up to this many characters
+    live_max_chars: int = 3000
+    #: serve the recognizer as an MCP tool at /gradio_api/mcp/ (NER_MCP=0 turns it off)
+    mcp: bool = True
     host: str = "127.0.0.1"
     port: int = 7860
 
@@ -73,6 +82,11 @@ class Settings:
             cache_max_bytes=_int(env, "NER_CACHE_MAX_BYTES", cls.cache_max_bytes),
             cors_origins=_origins(env, "NER_CORS_ORIGINS"),
             frame_ancestors=_frame_ancestors(env, "NER_FRAME_ANCESTORS", cls.frame_ancestors),
+            user_dict=env.get("NER_USER_DICT") or None,
+            max_dict_entries=_int(env, "NER_MAX_DICT_ENTRIES", cls.max_dict_entries),
+            max_dict_chars=_int(env, "NER_MAX_DICT_CHARS", cls.max_dict_chars),
+            live_max_chars=_int(env, "NER_LIVE_MAX_CHARS", cls.live_max_chars),
+            mcp=_flag(env, "NER_MCP", cls.mcp),
             host=env.get("GRADIO_SERVER_NAME") or cls.host,
             port=_int(env, "GRADIO_SERVER_PORT", cls.port),
         )
@@ -89,6 +103,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise ValueError(f"{name}={value} must be at least 1; set it to a positive integer or unset it")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={raw!r} is not a switch; set it to 1 or 0, or unset it")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

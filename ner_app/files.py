@@ -223,3 +223,30 @@ class UploadsOnlyBlocks(gr.Blocks):
                 log.warning("refused a file reference in a request (%s)", exc.reason)
                 raise gr.Error(REFUSALS[exc.reason], title="文件不可用", print_exception=False) from None
         return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+
+    def validate_inputs(self, block_fn, inputs: list) -> None:
+        """A client may leave out trailing parameters that have a default (gradio_client's optional
+        parameters, the page's ``gr.State``): they take the component's initial value, in place."""
+        _pad(block_fn, inputs)
+        super().validate_inputs(block_fn, inputs)
+
+    async def process_api(self, block_fn, inputs, *args, **kwargs):
+        """Gradio runs a batch function's validator on one request as ``[data]`` (one list holding every
+        input's value) and returns its verdicts as tuples, which its own check then ignores: here the
+        validator gets one list per input and its verdicts count (an HTTP 422 naming the problem)."""
+        fn = self.fns[block_fn] if isinstance(block_fn, int) else block_fn
+        batched_validator = fn.is_validator_function and fn.batch
+        if batched_validator and len(inputs) == 1 and isinstance(inputs[0], list) and len(fn.inputs) > 1:
+            _pad(fn, inputs[0])  # the same list is the request's data: the event it queues is padded too
+            inputs = [[value] for value in inputs[0]]
+        out = await super().process_api(fn, inputs, *args, **kwargs)
+        if batched_validator:
+            out["data"] = [list(d) if isinstance(d, tuple) else d for d in out["data"]]
+        return out
+
+
+def _pad(block_fn, inputs: list) -> None:
+    """Append the initial value of each input component the request left out (None for a ``gr.State``)."""
+    for block in block_fn.inputs[len(inputs):]:
+        value = getattr(block, "value", None)
+        inputs.append(None if block.stateful or callable(value) else value)

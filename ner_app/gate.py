@@ -16,9 +16,10 @@ class Engine(Protocol):
     name: str
     labels: list[str]
 
-    def recognize(self, text: str) -> list[ner.Entity]: ...
+    def recognize(self, text: str, *, dictionary: ner.Dictionary | None = None) -> list[ner.Entity]: ...
 
-    def recognize_batch(self, texts: list[str]) -> list[list[ner.Entity]]: ...
+    def recognize_batch(self, texts: list[str], *,
+                        dictionary: ner.Dictionary | None = None) -> list[list[ner.Entity]]: ...
 
 
 class EngineClosed(RuntimeError):
@@ -50,15 +51,18 @@ class EngineGate:
     def __getattr__(self, name):  # name, labels, spec... of the wrapped recognizer
         return getattr(self._rec, name)
 
-    def recognize(self, text: str) -> list[ner.Entity]:
-        with self._turn():
-            return self._rec.recognize(text)
+    def recognize(self, text: str, *, dictionary: ner.Dictionary | None = None) -> list[ner.Entity]:
+        return self.recognize_batch([text], dictionary=dictionary)[0]
 
-    def recognize_batch(self, texts: list[str]) -> list[list[ner.Entity]]:
+    def recognize_batch(self, texts: list[str], *,
+                        dictionary: ner.Dictionary | None = None) -> list[list[ner.Entity]]:
+        """Entities of each text; ``dictionary`` (a caller's own) applies to this call only."""
+        # only pass the keyword on when there is one: a test's fake engine may not take it
+        options = {"dictionary": dictionary} if dictionary is not None else {}
         out: list[list[ner.Entity]] = []
         for chunk in chunks(texts, self.chunk_chars):
             with self._turn():
-                out.extend(self._rec.recognize_batch(chunk))
+                out.extend(self._rec.recognize_batch(chunk, **options))
         return out
 
     def close(self) -> None:

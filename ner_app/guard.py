@@ -34,6 +34,7 @@ UNUSED_PREFIXES = ("/gradio_api/proxy=", "/gradio_api/deep_link", "/gradio_api/p
                    "/gradio_api/run-history", "/gradio_api/runs", "/gradio_api/vibe-", "/gradio_api/undo-vibe-edit",
                    "/gradio_api/vibe-code", "/gradio_api/stream/", "/gradio_api/dev/", "/gradio_api/mcp",
                    "/gradio_api/custom_component/", "/gradio_api/component_server", "/monitoring")
+MCP_PREFIX = "/gradio_api/mcp"
 #: ``/gradio_api/file=<url>`` makes Gradio fetch the URL: files are served only from this server's disk.
 FILE_PREFIXES = ("/gradio_api/file=", "/gradio_api/file/")
 URL_START = ("http:", "https:", "//", "\\\\", "ftp:", "file:")
@@ -58,6 +59,8 @@ class Guard:
         self.settings = settings
         self.files = files
         self.headers = security_headers(settings.frame_ancestors)
+        # the MCP server (NER_MCP) serves the recognizer as a tool; everything else unused stays off
+        self.unused = tuple(p for p in UNUSED_PREFIXES if not (settings.mcp and p == MCP_PREFIX))
         # a multipart upload carries one file plus its form framing
         self.upload_limit = min(settings.max_upload_bytes + 64 * 1024, settings.max_body_bytes)
 
@@ -67,7 +70,7 @@ class Guard:
             return
         send = self._with_headers(send)
         path = scope["path"]
-        if path.startswith(UNUSED_PREFIXES):
+        if path.startswith(self.unused):
             await respond(send, 404, "no such route")
             return
         if path.startswith(FILE_PREFIXES) and _file_target(path).lower().startswith(URL_START):

@@ -4,18 +4,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 
+import ner
 from ner.textio import well_formed
 
+from . import userdict, view
 from .config import Settings
 from .gate import Engine, EngineClosed
 
@@ -23,18 +29,37 @@ log = logging.getLogger(__name__)
 
 
 class NerRequest(BaseModel):
-    """Exactly one of ``text`` and ``texts``."""
+    """Exactly one of ``text`` and ``texts``; the other fields are optional."""
 
     text: str | None = Field(None, description="one text", examples=["张三在北京清华大学任职。"])
     texts: list[str] | None = Field(None, description="several texts, answered in order")
+    dictionary: list[str] | None = Field(
+        None, description="this request's own user dictionary, one entry per item: \"字节跳动\\tORG\" forces "
+                          "an entity, \"-星巴克\\tPER\" blocks one (NER_MAX_DICT_ENTRIES entries at most)",
+        examples=[["字节跳动\tORG"]])
+    min_score: float | None = Field(None, ge=0, le=1, description="keep entities with at least this score")
+    types: list[str] | None = Field(None, description="keep only these types, e.g. [\"PER\", \"ORG\"]")
+    offsets: str | None = Field("code-points", description="\"code-points\" (Python string indices) or \"utf16\" "
+                                                           "(JavaScript string indices: an emoji counts 2)")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The optional fields of one request, checked."""
+
+    dictionary: ner.Dictionary | None = None
+    min_score: float = 0.0
+    types: frozenset[str] | None = None
+    offsets: str = "code-points"
 
 
 class EntityOut(BaseModel):
     text: str = Field(description="the entity, equal to source[start:end]")
-    type: str = Field(description="PER, LOC or ORG")
-    start: int = Field(description="first character (code point offset, inclusive)")
+    type: str = Field(description="one of the model's types (PER, LOC, ORG for the embedded model)")
+    start: int = Field(description="first character (code point offset, inclusive; UTF-16 with offsets=utf16)")
     end: int = Field(description="end character (exclusive)")
-    score: float = Field(description="model confidence in [0, 1]")
+    score: float = Field(description="model confidence in [0, 1]; 1.0 for a dictionary entity")
+    source: str = Field(description='"model", or "dictionary" for an entity a user dictionary forced')
 
 
 class NerResult(BaseModel):
@@ -62,9 +87,16 @@ def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_api(recognizer: Engine, settings: Settings, notice: str | None = None) -> FastAPI:
-    """A FastAPI app with the REST routes; mount the Gradio UI on it afterwards."""
-    app = FastAPI(title="AI 智能实体侦测服务 API", version="1.0",
+def create_api(recognizer: Engine, settings: Settings, notice: str | None = None,
+               docs_assets: str | None = None) -> FastAPI:
+    """A FastAPI app with the REST routes; mount the Gradio UI on it afterwards.
+
+    ``docs_assets``: a folder holding Swagger UI's files, served at ``/docs/assets`` so ``/docs`` needs
+    no internet (:func:`swagger_ui_folder`); None: FastAPI's default page (Swagger UI from a CDN).
+    """
+    types = list(getattr(recognizer, "entity_types", None) or view.entity_types(recognizer.labels))
+    app = FastAPI(title="AI 智能实体侦测服务 API", version="1.0", redoc_url=None,
+                  docs_url=None if docs_assets else "/docs",
                   description="Chinese named-entity recognition (PER, LOC, ORG). Offsets are half-open "
                               "code-point offsets into the text sent. A lone surrogate (half an emoji) is read "
                               "as U+FFFD, one code point for one, so offsets still index the text sent.")
@@ -92,6 +124,17 @@ def create_api(recognizer: Engine, settings: Settings, notice: str | None = None
         log.error("unhandled error on %s", request.url.path, exc_info=exc)
         return error_response(500, "internal server error")
 
+    if docs_assets:
+        # Swagger UI from this server's own copy (the swagger-ui-bundle package), so /docs works offline
+        app.mount("/docs/assets", StaticFiles(directory=docs_assets), name="docs-assets")
+
+        @app.get("/docs", include_in_schema=False)
+        def docs() -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} · 文档",
+                                       swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                       swagger_css_url="/docs/assets/swagger-ui.css",
+                                       swagger_favicon_url="/docs/assets/favicon-32x32.png")
+
     @app.api_route("/healthz", methods=["GET", "HEAD"], summary="liveness and the loaded model")
     def healthz() -> dict:
         return {"status": "ok", "model": recognizer.name, **({"notice": notice} if notice else {})}
@@ -108,18 +151,23 @@ def create_api(recognizer: Engine, settings: Settings, notice: str | None = None
                          400: {"model": ErrorOut}, 408: {"model": ErrorOut}, 413: {"model": ErrorOut},
                          415: {"model": ErrorOut}, 500: {"model": ErrorOut}, 503: {"model": ErrorOut}})
     async def recognize(request: Request):
-        texts, single = parse_request(await read_body(request, settings.max_body_bytes), settings)
+        texts, single, options = parse_request(await read_body(request, settings.max_body_bytes), settings, types)
         if in_flight.locked():  # every slot is taken: say so at once rather than queue without bound
             return busy("the server is busy; retry in a moment")
         async with in_flight:
             try:
-                found = await run_in_threadpool(recognizer.recognize_batch, texts)
+                if options.dictionary is not None:
+                    found = await run_in_threadpool(lambda: recognizer.recognize_batch(
+                        texts, dictionary=options.dictionary))
+                else:
+                    found = await run_in_threadpool(recognizer.recognize_batch, texts)
             except EngineClosed:
                 return busy("the server is shutting down; retry in a moment")
             except Exception:
                 log.exception("recognition failed for %d text(s)", len(texts))
                 return error_response(500, "recognition failed inside the engine; the request can be retried")
-        results = [{"entities": [e.to_dict() for e in ents]} for ents in found]
+        results = [{"entities": view.entity_dicts(t, view.keep(ents, options.min_score, options.types),
+                                                  options.offsets)} for t, ents in zip(texts, found)]
         body = json.dumps(results[0] if single else {"results": results}, ensure_ascii=False,
                           separators=(",", ":")).encode("utf-8")
         if len(body) > settings.max_response_bytes:
@@ -137,6 +185,17 @@ def create_api(recognizer: Engine, settings: Settings, notice: str | None = None
         return error_response(404, "no such API route; see /docs")
 
     return app
+
+
+def swagger_ui_folder() -> str | None:
+    """Swagger UI's files from the ``swagger-ui-bundle`` package (None when it is not installed)."""
+    try:
+        import swagger_ui_bundle
+    except ImportError:
+        log.warning("swagger-ui-bundle is not installed: /docs loads Swagger UI from a CDN (pip install "
+                    "swagger-ui-bundle for offline docs)")
+        return None
+    return str(swagger_ui_bundle.swagger_ui_path)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -163,8 +222,8 @@ def busy(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=503, headers={"Retry-After": "1"})
 
 
-def parse_request(body: bytes, settings: Settings) -> tuple[list[str], bool]:
-    """``(texts, single)`` from a request body, or :class:`ApiError` saying what is wrong."""
+def parse_request(body: bytes, settings: Settings, types: Sequence[str]) -> tuple[list[str], bool, Options]:
+    """``(texts, single, options)`` from a request body, or :class:`ApiError` saying what is wrong."""
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -181,7 +240,7 @@ def parse_request(body: bytes, settings: Settings) -> tuple[list[str], bool]:
     else:
         items = payload["texts"]
         if not isinstance(items, list):
-            raise ApiError(400, f'"texts" must be a list of strings, not {_json_type(items)}')
+            raise ApiError(400, f'"texts" must be a list of strings, not {view.json_type(items)}')
         if len(items) > settings.max_texts:
             raise ApiError(413, f'"texts" has {len(items)} items; at most {settings.max_texts} per request')
         texts = [_check_text(t, f'"texts[{i}]"', settings) for i, t in enumerate(items)]
@@ -189,20 +248,39 @@ def parse_request(body: bytes, settings: Settings) -> tuple[list[str], bool]:
         if total > settings.max_request_chars:
             raise ApiError(413, f'"texts" have {total} characters in all; at most {settings.max_request_chars} '
                                 f"per request: split them over several requests")
-    return texts, has_text
+    return texts, has_text, parse_options(payload, settings, types)
+
+
+def parse_options(payload: dict, settings: Settings, types: Sequence[str]) -> Options:
+    """The optional fields ``dictionary``, ``min_score``, ``types`` and ``offsets``, or :class:`ApiError`."""
+    try:
+        dictionary = userdict.from_lines(payload.get("dictionary"), settings, types)
+    except userdict.DictionaryRefused as exc:
+        raise ApiError(413 if exc.kind == "size" else 400, exc.message) from None
+    min_score = payload.get("min_score")
+    if min_score is None:
+        min_score = 0.0
+    elif isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not 0 <= min_score <= 1:
+        raise ApiError(400, f'"min_score" must be a number from 0 to 1, not {json.dumps(min_score)[:40]}')
+    wanted = payload.get("types")
+    if wanted is not None:
+        if not isinstance(wanted, list) or not all(isinstance(t, str) for t in wanted):
+            raise ApiError(400, f'"types" must be a list of type names such as ["PER", "ORG"], '
+                                f"not {view.json_type(wanted)}")
+        unknown = [t for t in wanted if t not in types]
+        if unknown:
+            raise ApiError(400, f'"types": {unknown[0][:40]!r} is not a type of this model ({", ".join(types)})')
+    offsets = payload.get("offsets") or "code-points"
+    if offsets not in view.OFFSET_MODES:
+        raise ApiError(400, f'"offsets" must be one of {", ".join(view.OFFSET_MODES)}, not '
+                            f"{json.dumps(offsets)[:40]}")
+    return Options(dictionary, float(min_score), None if wanted is None else frozenset(wanted), offsets)
 
 
 def _check_text(value, where: str, settings: Settings) -> str:
     """``value`` made well-formed (:func:`ner.textio.well_formed`), or :class:`ApiError`."""
     if not isinstance(value, str):
-        raise ApiError(400, f"{where} must be a string, not {_json_type(value)}")
+        raise ApiError(400, f"{where} must be a string, not {view.json_type(value)}")
     if len(value) > settings.max_chars:
         raise ApiError(413, f"{where} has {len(value)} characters; at most {settings.max_chars} per text")
     return well_formed(value)
-
-
-def _json_type(value) -> str:
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
-            dict: "an object"}.get(type(value), type(value).__name__)

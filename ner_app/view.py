@@ -1,22 +1,33 @@
-"""Entities -> plain data for the UI and the downloads (highlight value, table rows, counts, JSON, CSV)."""
+"""Entities -> plain data for the UI and the downloads (highlight value, table rows, counts, JSON, CSV, annotation
+formats) and the API's offset modes."""
 from __future__ import annotations
 
+import bisect
+import colorsys
 import csv
 import html
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from ner import Entity
 from ner.textio import decode_bytes
 
-#: Highlight colour of each entity type; types missing here get a colour from FALLBACK_COLORS.
+#: Highlight colour of the seed types; every other type gets a colour from FALLBACK_COLORS, then generated ones.
 COLORS = {"PER": "#FF5E5E", "LOC": "#00FFFF", "ORG": "#FFFF00"}
-FALLBACK_COLORS = ("#FF00FF", "#39FF14", "#FF9F1C", "#B388FF")
-#: Plain-language names shown next to the type codes.
+#: Light, saturated colours far from the seed three and from each other: dark text stays readable on each,
+#: and each stands out on the dark page.
+FALLBACK_COLORS = ("#FF00FF", "#39FF14", "#FF9F1C", "#B388FF", "#FF80AB", "#64FFDA", "#82B1FF", "#EEFF41",
+                   "#FFAB91", "#EA80FC", "#A7FFEB", "#FFD180")
+#: Plain-language names of the seed types; a model's config.json ``display_names`` names the others.
 TYPE_NAMES = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
 TABLE_HEADERS = ["实体", "类型", "起始", "结束", "置信度"]  # text, type, start, end, score
-CSV_FIELDS = ["text", "type", "start", "end", "score"]
+CSV_FIELDS = ["text", "type", "start", "end", "score", "source"]
+#: The download formats beside JSON and CSV: (key, file name, what it is)
+ANNOTATION_FORMATS = (("doccano", "doccano.jsonl", "doccano JSONL"),
+                      ("label-studio", "label-studio-tasks.json", "Label Studio 预标注"),
+                      ("conll", "conll-bio.txt", "CoNLL BIO"))
+OFFSET_MODES = ("code-points", "utf16")
 
 
 def entity_types(labels: Iterable[str]) -> list[str]:
@@ -34,9 +45,51 @@ def entity_types(labels: Iterable[str]) -> list[str]:
 
 
 def color_map(types: Sequence[str]) -> dict[str, str]:
-    """A colour for each type: the fixed ones for PER/LOC/ORG, then the fallback palette."""
-    extra = iter(FALLBACK_COLORS * (len(types) // len(FALLBACK_COLORS) + 1))
-    return {t: COLORS.get(t) or next(extra) for t in types}
+    """A distinct colour for each type: the fixed ones for PER/LOC/ORG, then the fallback palette, then
+    generated light colours (golden-angle hues), so no two types share one however many a model has."""
+    extra = iter(FALLBACK_COLORS)
+    out: dict[str, str] = {}
+    for k, t in enumerate(types):
+        color = COLORS.get(t) or next(extra, None)
+        if color is None:
+            r, g, b = colorsys.hls_to_rgb((k * 0.618034) % 1.0, 0.72, 1.0)
+            color = f"#{round(r * 255):02X}{round(g * 255):02X}{round(b * 255):02X}"
+        out[t] = color
+    return out
+
+
+def display_names(types: Sequence[str], card_names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A Chinese name for each type: 人名/地名/机构名 for the seed three, else the model card's, else the type."""
+    card_names = card_names or {}
+    return {t: TYPE_NAMES.get(t) or card_names.get(t) or t for t in types}
+
+
+def legend_labels(names: Mapping[str, str]) -> dict[str, str]:
+    """What the highlight and its legend show for each type: ``"人名 PER"`` (the type alone when it has no name)."""
+    return {t: t if name == t else f"{name} {t}" for t, name in names.items()}
+
+
+def keep(entities: Sequence[Entity], min_score: float = 0.0, types: Collection[str] | None = None) -> list[Entity]:
+    """The entities at or above ``min_score`` whose type is in ``types`` (every type when None).
+
+    Scores compare as shown (``Entity.to_dict`` rounds to 4 places): a threshold typed from a shown
+    score keeps that entity."""
+    return [e for e in entities if round(e.score, 4) >= min_score and (types is None or e.label in types)]
+
+
+def entity_dicts(text: str, entities: Sequence[Entity], offsets: str = "code-points") -> list[dict]:
+    """``Entity.to_dict`` of each entity; with ``offsets="utf16"`` start and end count UTF-16 code units
+    (JavaScript's ``String`` indices: a character outside the BMP, such as an emoji, counts 2)."""
+    if offsets not in OFFSET_MODES:
+        raise ValueError(f"offsets must be one of {', '.join(OFFSET_MODES)}, not {offsets!r}")
+    dicts = [e.to_dict() for e in entities]
+    if offsets == "utf16":
+        astral = [i for i, ch in enumerate(text) if ord(ch) > 0xFFFF]
+        if astral:
+            for d in dicts:
+                d["start"] += bisect.bisect_left(astral, d["start"])
+                d["end"] += bisect.bisect_left(astral, d["end"])
+    return dicts
 
 
 def highlight_css(colors: dict[str, str], elem_id: str) -> str:
@@ -72,18 +125,21 @@ def count_by_type(entities: Sequence[Entity], types: Sequence[str]) -> dict[str,
     return counts
 
 
-def counts_html(counts: dict[str, int], colors: dict[str, str]) -> str:
-    """The per-type counts as small neon cards (every string escaped)."""
+def counts_html(counts: dict[str, int], colors: dict[str, str], names: Mapping[str, str] | None = None) -> str:
+    """The per-type counts as small neon cards, which are also the highlight's legend: each type's colour,
+    Chinese name and code (every string escaped)."""
+    names = names or TYPE_NAMES
     cards = []
     for kind, n in counts.items():
         color = html.escape(colors.get(kind, FALLBACK_COLORS[0]))
-        name = html.escape(TYPE_NAMES.get(kind, kind))
-        cards.append(f'<div class="stat-card" style="--accent:{color}"><span class="stat-num">{n}</span>'
-                     f'<span class="stat-type">{html.escape(kind)}</span><span class="stat-name">{name}</span></div>')
+        name = html.escape(names.get(kind, kind))
+        cards.append(f'<div class="stat-card" data-type="{html.escape(kind)}" style="--accent:{color}">'
+                     f'<span class="stat-num">{n}</span><span class="stat-type">{html.escape(kind)}</span>'
+                     f'<span class="stat-name"><i class="swatch"></i>{name}</span></div>')
     total = sum(counts.values())
     cards.append(f'<div class="stat-card stat-total"><span class="stat-num">{total}</span>'
-                 f'<span class="stat-type">TOTAL</span><span class="stat-name">合计</span></div>')
-    return f'<div class="stat-row">{"".join(cards)}</div>'
+                 f'<span class="stat-type">合计</span><span class="stat-name">全部实体</span></div>')
+    return f'<div class="stat-row legend" role="list" aria-label="图例与计数">{"".join(cards)}</div>'
 
 
 def to_json(text: str, entities: Sequence[Entity], model: str, types: Sequence[str]) -> str:
@@ -114,15 +170,66 @@ def csv_cell(value):
     return value
 
 
+def annotation_export(text: str, entities: Sequence[Entity], fmt: str, model: str) -> str:
+    """``entities`` of ``text`` in an annotation tool's format, written by :mod:`ner.training.formats` (the one
+    home of the formats, so a corrected file goes straight back into ``python -m ner.finetune``).
+
+    doccano and Label Studio get the whole text as one record (offsets into it); CoNLL holds one
+    character per line, so it gets one sentence per non-blank line of the text.
+    """
+    from ner.training import formats  # no torch: formats needs only the standard library
+    from ner.training.corpora import Example
+
+    if fmt == "conll":
+        return formats.dumps_conll(line_examples(text, entities), "BIO")
+    example = Example(text, [(e.start, e.end, e.label) for e in entities])
+    if fmt == "label-studio":
+        return formats.dumps_label_studio([example], "predictions", model_version=model,
+                                          scores=[[e.score for e in entities]])
+    return formats.dumps([example], fmt)
+
+
+def line_examples(text: str, entities: Sequence[Entity]) -> list:
+    """One :class:`~ner.training.corpora.Example` per non-blank line, spans made relative to the line
+    (an entity across a line break, which no line can hold, is left out)."""
+    from ner.training.corpora import Example
+
+    out, k, start = [], 0, 0
+    ordered = sorted(entities, key=lambda e: e.start)
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+        end = start + len(body)
+        spans = []
+        while k < len(ordered) and ordered[k].start < end:
+            e = ordered[k]
+            if e.start >= start and e.end <= end:
+                spans.append((e.start - start, e.end - start, e.label))
+            k += 1
+        if body.strip():
+            out.append(Example(body, spans))
+        start += len(line)
+    return out
+
+
+def json_type(value: object) -> str:
+    """``value``'s type as a JSON client calls it: "null", "a list", "an object"..."""
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            tuple: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
     """``(text, encoding)`` of an uploaded file, by :func:`ner.textio.decode_bytes` (which also says how sure it is)."""
     text, encoding, _confident = decode_bytes(data)
     return text, encoding
 
 
-def header_html(title: str, model_name: str, colors: dict[str, str], notice: str | None = None) -> str:
+def header_html(title: str, model_name: str, colors: dict[str, str], notice: str | None = None,
+                names: Mapping[str, str] | None = None) -> str:
     """The page header: title, what is found (in each type's colour), the model's name and any notice."""
-    kinds = " · ".join(f'<b style="color:{html.escape(c)}">{html.escape(TYPE_NAMES.get(k, k))} {html.escape(k)}</b>'
+    names = names or TYPE_NAMES
+    kinds = " · ".join(f'<b style="color:{html.escape(c)}">{html.escape(names.get(k, k))} {html.escape(k)}</b>'
                        for k, c in colors.items())
     title = html.escape(title)
     return (f'<header class="hero"><h1 class="neon-title" data-text="{title}">{title}</h1>'

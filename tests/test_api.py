@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -16,17 +17,18 @@ from ner_app.config import Settings
 from ner_app.rest import create_api
 
 TEXT = "张三在北京清华大学任职期间曾赴上海参加会议。"
-EXPECTED = [{"text": "张三", "type": "PER", "start": 0, "end": 2},
-            {"text": "北京", "type": "LOC", "start": len("张三在"), "end": len("张三在北京")},
-            {"text": "清华大学", "type": "ORG", "start": len("张三在北京"), "end": len("张三在北京清华大学")},
+EXPECTED = [{"text": "张三", "type": "PER", "start": 0, "end": 2, "source": "model"},
+            {"text": "北京", "type": "LOC", "start": len("张三在"), "end": len("张三在北京"), "source": "model"},
+            {"text": "清华大学", "type": "ORG", "start": len("张三在北京"), "end": len("张三在北京清华大学"),
+             "source": "model"},
             {"text": "上海", "type": "LOC", "start": len("张三在北京清华大学任职期间曾赴"),
-             "end": len("张三在北京清华大学任职期间曾赴上海")}]
+             "end": len("张三在北京清华大学任职期间曾赴上海"), "source": "model"}]
 LIMITS = Settings()
 
 
 def without_scores(entities: list[dict]) -> list[dict]:
-    assert all(0.0 <= e["score"] <= 1.0 and e["source"] in ("model", "dictionary") for e in entities)
-    return [{k: v for k, v in e.items() if k not in ("score", "source")} for e in entities]
+    assert all(0.0 <= e["score"] <= 1.0 for e in entities)
+    return [{k: v for k, v in e.items() if k != "score"} for e in entities]
 
 
 def assert_clean_error(response: httpx.Response, status: int) -> str:
@@ -71,13 +73,44 @@ def test_gradio_extract_concurrent_calls_are_answered_separately(client):
     jobs = [client.submit(t, api_name="/extract") for t in texts]
     for i, job in enumerate(jobs):
         assert without_scores(job.result(timeout=60)["entities"]) == [
-            {"text": "张三", "type": "PER", "start": i, "end": i + 2},
-            {"text": "上海", "type": "LOC", "start": i + 3, "end": i + 5}]
+            {"text": "张三", "type": "PER", "start": i, "end": i + 2, "source": "model"},
+            {"text": "上海", "type": "LOC", "start": i + 3, "end": i + 5, "source": "model"}]
 
 
 def test_gradio_extract_refuses_over_limit_text(client):
-    with pytest.raises(Exception, match="400"):
+    with pytest.raises(Exception, match=f"at most {LIMITS.max_chars} per text"):
         client.predict("张" * (LIMITS.max_chars + 1), api_name="/extract")
+
+
+@pytest.mark.parametrize("api_name", ["/extract", "/recognize"])
+@pytest.mark.parametrize(("value", "words"), [
+    (None, "text must be a string, not null"), (["张三", "李四"], "not a list; send one text per call"),
+    ("张" * (LIMITS.max_chars + 1), f"{LIMITS.max_chars + 1} characters; at most {LIMITS.max_chars}")])
+def test_gradio_client_gets_a_clear_message(client, api_name, value, words):
+    with pytest.raises(Exception, match=re.escape(words)):
+        client.predict(value, api_name=api_name)
+
+
+def test_gradio_extract_parameters(client):
+    text = "😀" + TEXT
+    result = client.predict(text, 0.0, ["LOC"], "utf16", api_name="/extract")
+    # UTF-16 offsets: the emoji counts two code units, as in JavaScript
+    assert [(e["text"], e["start"]) for e in result["entities"]] == [
+        ("北京", 2 + len("张三在")), ("上海", 2 + len("张三在北京清华大学任职期间曾赴"))]
+    assert client.predict(text, 1.0, api_name="/extract") == {"entities": []}
+    tokens = client.predict(TEXT, 0.0, ["PER"], api_name="/recognize")
+    assert [t["token"] for t in tokens if t["class_or_confidence"]] == ["张三"]
+
+
+def test_view_api_documents_the_parameters(client):
+    info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    params = {p["parameter_name"]: p for p in info["/extract"]["parameters"]}
+    assert list(params) == ["text", "min_score", "types", "offsets"]
+    assert params["types"]["parameter_has_default"] and params["offsets"]["parameter_default"] == "code-points"
+    assert "JavaScript" in params["offsets"]["python_type"]["description"] + json.dumps(params["offsets"])
+    # the API panel shows each endpoint's description: it points to the REST API too
+    assert "/api/v1/ner" in json.dumps(info["/extract"]) and "/api/v1/ner" in json.dumps(info["/recognize"])
+    assert set(info) == {"/extract", "/recognize"}
 
 
 # ------------------------------------------------------------ REST
@@ -99,7 +132,7 @@ def test_rest_batch_keeps_order_and_empty_texts(server_url):
     assert r.status_code == 200
     results = r.json()["results"]
     assert [without_scores(x["entities"]) for x in results] == [
-        [{"text": "上海", "type": "LOC", "start": 0, "end": 2}], [], EXPECTED]
+        [{"text": "上海", "type": "LOC", "start": 0, "end": 2, "source": "model"}], [], EXPECTED]
 
 
 def test_rest_long_text_is_not_truncated(server_url):
@@ -107,7 +140,7 @@ def test_rest_long_text_is_not_truncated(server_url):
     r = post(server_url, json={"text": text})
     assert r.status_code == 200
     assert without_scores(r.json()["entities"]) == [{"text": "汉", "type": "LOC", "start": len(text) - 1,
-                                                     "end": len(text)}]
+                                                     "end": len(text), "source": "model"}]
 
 
 @pytest.mark.parametrize("body, status, words", [
@@ -170,8 +203,8 @@ def test_rest_concurrent_clients_each_get_their_own_entities(server_url):
         for i, r in pool.map(call, range(12)):
             assert r.status_code == 200
             assert without_scores(r.json()["entities"]) == [
-                {"text": "张三", "type": "PER", "start": i, "end": i + 2},
-                {"text": "北京", "type": "LOC", "start": i + 3, "end": i + 5}]
+                {"text": "张三", "type": "PER", "start": i, "end": i + 2, "source": "model"},
+                {"text": "北京", "type": "LOC", "start": i + 3, "end": i + 5, "source": "model"}]
 
 
 def test_openapi_docs_are_served(server_url):
@@ -179,6 +212,43 @@ def test_openapi_docs_are_served(server_url):
     assert {"/api/v1/ner", "/healthz"} <= set(spec["paths"])
     docs = httpx.get(f"{server_url}/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Swagger UI comes from this server, not a CDN: every script and stylesheet is a local path
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert assets and all(a.startswith("/docs/assets/") for a in assets), assets
+    for asset in assets:
+        assert httpx.get(server_url + asset).status_code == 200
+
+
+def test_rest_dictionary_applies_to_that_request_only(server_url):
+    text = "我在字节跳动和星巴克工作。"
+    r = post(server_url, json={"text": text, "dictionary": ["字节跳动\tORG", "星巴克\tORG"]})
+    assert r.status_code == 200, r.text
+    found = [(e["text"], e["type"], e["source"]) for e in r.json()["entities"]]
+    assert ("字节跳动", "ORG", "dictionary") in found and ("星巴克", "ORG", "dictionary") in found
+    plain = post(server_url, json={"text": text}).json()["entities"]
+    assert all(e["source"] == "model" for e in plain)
+    blocked = post(server_url, json={"text": TEXT, "dictionary": ["-张三\tPER"]}).json()["entities"]
+    assert without_scores(blocked) == EXPECTED[1:]
+
+
+@pytest.mark.parametrize(("extra", "status", "words"), [
+    ({"dictionary": "字节跳动\tORG"}, 400, "list of strings"), ({"dictionary": ["字节跳动"]}, 400, "line 1"),
+    ({"dictionary": ["字节跳动\tFOO"]}, 400, "not one of the model's types"),
+    ({"dictionary": [f"词{i}\tORG" for i in range(LIMITS.max_dict_entries + 1)]}, 413, "entries"),
+    ({"min_score": 2}, 400, "min_score"), ({"types": ["FOO"]}, 400, "not a type"),
+    ({"offsets": "bytes"}, 400, "offsets")])
+def test_rest_bad_options_get_a_json_error(server_url, extra, status, words):
+    error = assert_clean_error(post(server_url, json={"text": TEXT, **extra}), status)
+    assert words in error
+
+
+def test_rest_filters_and_utf16_offsets(server_url):
+    r = post(server_url, json={"texts": ["😀" + TEXT, TEXT], "types": ["PER", "ORG"], "offsets": "utf16"})
+    first, second = (x["entities"] for x in r.json()["results"])
+    assert [(e["text"], e["start"], e["end"]) for e in first] == [("张三", 2, 4), ("清华大学", 2 + len("张三在北京"),
+                                                                   2 + len("张三在北京清华大学"))]
+    assert [e["text"] for e in second] == ["张三", "清华大学"]
+    assert post(server_url, json={"text": TEXT, "min_score": 1}).json() == {"entities": []}
 
 
 def test_page_is_served_with_title(server_url):

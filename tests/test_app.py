@@ -10,7 +10,8 @@ import pytest
 
 from ner_app import view
 from ner_app.config import Settings
-from ner_app.service import NerService
+from ner_app.inputs import NotText
+from ner_app.service import NerService, Prefs
 
 TEXT = "张三在北京清华大学任职期间曾赴上海参加会议。"
 #: what the toy model finds in TEXT: (text, type, start)
@@ -153,11 +154,44 @@ def test_batched_api_functions_answer_each_text(service):
                                           "score": extracted[2]["entities"][0]["score"], "source": "model"}]}
 
 
+def verdict(validation: list[list[dict]]) -> tuple[bool, str]:
+    """The validator's verdict on the text of one request (what gradio_client shows on a 422)."""
+    (first,) = validation[0]
+    return first["is_valid"], first["message"]
+
+
 def test_validator_refuses_only_bad_requests(toy, tmp_path):
     service = NerService(toy, Settings(max_chars=5), export_dir=tmp_path)
-    assert service.validate_batch(["张三"]) == (["张三"],)
-    with pytest.raises(gr.Error, match="at most 5"):
-        service.validate_batch(["张三在北京任职"])
+    assert verdict(service.validate_batch(["张三"])) == (True, "")
+    ok, message = verdict(service.validate_batch(["张三在北京任职"]))
+    assert not ok and "at most 5" in message
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    ((None,), "not null"), ((NotText(["张三", "李四"]),), "not a list; send one text per call"),
+    (("张三", 1.5), "min_score must be a number from 0 to 1"), (("张三", 0.5, ["PER", "FOO"]), "FOO is not a type"),
+    (("张三", 0.5, "PER"), "types must be a list"), (("张三", 0.5, None, "bytes"), "offsets must be one of"),
+])
+def test_validator_names_each_bad_parameter(service, args, words):
+    columns = [[a] for a in args]
+    ok, message = verdict(service.validate_batch(*columns))
+    assert not ok and words in message
+
+
+def test_api_filters_and_utf16_offsets(service):
+    text = "😀张三在北京清华大学任职期间曾赴上海参加会议。"
+    (everything,) = service.extract_entities([text])
+    assert [e["text"] for e in everything[0]["entities"]] == ["张三", "北京", "清华大学", "上海"]
+    (only_loc,) = service.extract_entities([text], [0.0], [["LOC"]], ["utf16"])
+    assert [(e["text"], e["start"]) for e in only_loc[0]["entities"]] == [("北京", len("😀张三在") + 1),
+                                                                         ("上海", text.index("上海") + 1)]
+    threshold = sorted(e["score"] for e in everything[0]["entities"])[1]
+    (confident,) = service.extract_entities([text], [threshold])
+    assert [e for e in everything[0]["entities"] if e["score"] >= threshold] == confident[0]["entities"]
+    above = max(e["score"] for e in everything[0]["entities"]) + 0.0001
+    assert service.extract_entities([text], [above])[0][0]["entities"] == []
+    (tokens,) = service.highlight_entities([text], [0.0], [["PER"]])
+    assert [e["entity"] for e in tokens[0]["entities"]] == ["PER"]
 
 
 def test_decode_text_prefers_utf8_then_gb18030():
@@ -192,3 +226,121 @@ def test_engine_gate_passes_calls_through(toy):
     assert gate.name == toy.name and gate.labels == toy.labels
     assert gate.recognize("北京") == toy.recognize("北京")
     assert gate.recognize_batch(["北京", "上海"]) == toy.recognize_batch(["北京", "上海"])
+
+
+# ------------------------------------------------------------ the model's labels, dictionaries, filters, downloads
+
+class _Products:
+    """An engine whose model has a type beyond the seed three, with a Chinese name in its card."""
+
+    name = "products"
+    labels = ["O", "B-PER", "I-PER", "B-PRODUCT", "I-PRODUCT", "B-TIME", "I-TIME"]
+    entity_types = ["PER", "PRODUCT", "TIME"]
+    display_names = {"PRODUCT": "产品"}
+
+    def recognize_batch(self, texts, dictionary=None):
+        from ner import Entity
+
+        found = [[Entity(t.index("小米14"), t.index("小米14") + 4, "PRODUCT", "小米14", 0.8)] if "小米14" in t else []
+                 for t in texts]
+        return [dictionary.apply(t, f) if dictionary else f for t, f in zip(texts, found)]
+
+
+def test_page_follows_the_model_labels(tmp_path):
+    service = NerService(_Products(), Settings(), export_dir=tmp_path)
+    assert service.types == ["PER", "PRODUCT", "TIME"]
+    assert service.colors["PER"] == "#FF5E5E" and len(set(service.colors.values())) == 3
+    assert service.names == {"PER": "人名", "PRODUCT": "产品", "TIME": "TIME"}
+    highlight, rows, counts, json_path, _ = service.analyze("我买了小米14。")
+    assert spans(highlight) == [("小米14", "PRODUCT", len("我买了"))]
+    assert 'data-type="PRODUCT"' in counts and "产品" in counts and 'data-type="TIME"' in counts
+    assert json.loads(open(json_path, encoding="utf-8").read())["counts"] == {"PER": 0, "PRODUCT": 1, "TIME": 0}
+
+
+def test_many_types_get_distinct_colours():
+    types = ["PER", "LOC", "ORG"] + [f"T{i}" for i in range(30)]
+    colors = view.color_map(types)
+    assert len(set(colors.values())) == len(types)
+    assert [colors[t] for t in ("PER", "LOC", "ORG")] == ["#FF5E5E", "#00FFFF", "#FFFF00"]
+    for c in colors.values():  # the dark text drawn on each colour passes WCAG AA (contrast at least 4.5)
+        assert contrast(c, "#05050a") >= 4.5, c
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two ``#RRGGBB`` colours."""
+    def luminance(c: str) -> float:
+        r, g, b = ((v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4)
+                   for v in (int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_a_visitors_dictionary_applies_to_their_page_only(service):
+    text = "我在字节跳动工作，张三也在。"
+    mine = service.set_dictionary("字节跳动\tORG\n-张三\tPER", Prefs())
+    highlight, *_, shown = service.analyze_page(text, mine)
+    assert spans(highlight) == [("字节跳动", "ORG", len("我在"))]
+    assert [e.source for e in shown.entities] == ["dictionary"]
+    others, *_ = service.analyze_page(text, Prefs())
+    assert ("张三", "PER", len("我在字节跳动工作，")) in spans(others)
+    assert all(s[0] != "字节跳动" for s in spans(others))
+
+
+@pytest.mark.parametrize(("lines", "words"), [
+    ("字节跳动\tORG\n坏行没有类型", "第 2 行"), ("字节跳动\tFOO", "不是当前模型的类型"),
+    ("甲\tORG\n甲\tPER", "第 2 行"), ("\n".join(f"词{i}\tORG" for i in range(1001)), "上限 1,000 条")])
+def test_dictionary_errors_name_the_line(service, lines, words):
+    with pytest.raises(gr.Error) as err:
+        service.set_dictionary(lines, Prefs())
+    assert words in err.value.message and CHINESE.search(err.value.message)
+
+
+def test_filters_redraw_the_last_result_without_the_model(service, tmp_path):
+    *_, shown = service.analyze_page(TEXT, Prefs())
+    class NoEngine:  # the filters must not call the engine
+        name, labels = service.rec.name, service.rec.labels
+
+        def recognize_batch(self, texts, **options):
+            raise AssertionError("the model ran again")
+
+    service.rec = NoEngine()
+    prefs, highlight, rows, counts, json_path, csv_path, *annotations = service.set_filters(0.0, ["LOC"], Prefs(),
+                                                                                          shown)
+    assert prefs.types == ("LOC",) and [s[0] for s in spans(highlight)] == ["北京", "上海"]
+    assert [r[0] for r in rows] == ["北京", "上海"]
+    assert [e["text"] for e in json.loads(open(json_path, encoding="utf-8").read())["entities"]] == ["北京", "上海"]
+    assert '<span class="stat-num">2</span><span class="stat-type">合计' in counts
+    _, highlight, rows, *_ = service.set_filters(1.0, ["PER", "LOC", "ORG"], prefs, shown)
+    assert rows == [] and highlight["entities"] == []
+
+
+def test_annotation_downloads_read_back_as_the_same_spans(service):
+    from ner.training import formats
+
+    text = TEXT + "\n\n我在上海。"
+    highlight, _, _, _, _, doccano, label_studio, conll, shown = service.analyze_page(text, Prefs())
+    want = [(e.start, e.end, e.label) for e in shown.entities]
+    assert [ex.spans for ex in formats.read(doccano, "doccano")] == [want]
+    assert [ex.spans for ex in formats.read(label_studio, "label-studio")] == [want]
+    lines = formats.read(conll, "conll")  # one sentence per non-blank line, offsets per line
+    assert [ex.text for ex in lines] == [TEXT, "我在上海。"]
+    assert [ex.spans for ex in lines] == [[s for s in want if s[1] <= len(TEXT)],
+                                          [(s - len(TEXT) - 2, e - len(TEXT) - 2, t) for s, e, t in want
+                                           if s > len(TEXT)]]
+    assert [p.rsplit("/", 1)[-1] for p in (doccano, label_studio, conll)] == [
+        "entities-doccano.jsonl", "entities-label-studio-tasks.json", "entities-conll-bio.txt"]
+
+
+def test_live_mode_answers_only_short_texts_when_on(toy, tmp_path):
+    service = NerService(toy, Settings(live_max_chars=len(TEXT)), export_dir=tmp_path)
+    off = service.analyze_live(TEXT, False, Prefs())
+    too_long = service.analyze_live(TEXT + "。", True, Prefs())
+    assert all(isinstance(x, dict) and x.get("__type__") == "update" for x in off + too_long)
+    highlight, *_ = service.analyze_live(TEXT, True, Prefs())
+    assert spans(highlight) == EXPECTED
+
+
+def test_an_error_clears_the_result(service):
+    highlight, rows, _counts, *downloads, shown = service.cleared()
+    assert highlight is None and rows == [] and shown is None and downloads == [None] * 5

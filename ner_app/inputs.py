@@ -1,0 +1,62 @@
+"""The client endpoints' typed, documented inputs and result: text stays what the client sent, so a wrong type
+gets a clear message, and ``view_api()`` describes every parameter and the result's fields.
+
+These adjust component instances rather than subclass them: Gradio writes a ``.pyi`` stub next to
+the module of every component subclass.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from .view import json_type
+
+EXAMPLE = "张三在北京清华大学任职。"
+
+
+class NotText:
+    """What :func:`api_text` passes on for a value that is not text: the validator names its JSON type."""
+
+    def __init__(self, value: object):
+        self.kind = json_type(value)
+
+    def __repr__(self) -> str:
+        return f"NotText({self.kind})"
+
+
+def strict_text(payload: Any) -> Any:
+    """A string (or a number, which clients send for numeric text) as text, ``None`` as ``None``, anything
+    else as :class:`NotText` (``gr.Textbox`` would turn a list into ``"['…']"``, offsets into that string)."""
+    if payload is None or isinstance(payload, str):
+        return payload
+    if isinstance(payload, (int, float)) and not isinstance(payload, bool):
+        return str(payload)
+    return NotText(payload)
+
+
+def api_text(label: str, description: str) -> gr.Textbox:
+    """A hidden ``gr.Textbox`` for ``/recognize`` and ``/extract`` that reads its input with :func:`strict_text`."""
+    box = describe(gr.Textbox(label=label, visible=False), description)
+    box.preprocess = strict_text  # type: ignore[method-assign]
+    box.example_payload = box.example_value = lambda: EXAMPLE  # type: ignore[method-assign]
+    return box
+
+
+def entities_json(label: str) -> gr.JSON:
+    """``/extract``'s result, described by its schema (``view_api()`` shows its fields, not "any valid json")."""
+    entity = {"type": "object", "properties": {
+        "text": {"type": "string"}, "type": {"type": "string"}, "start": {"type": "integer"},
+        "end": {"type": "integer"}, "score": {"type": "number"}, "source": {"type": "string"}}}
+    result = gr.JSON(label=label, visible=False)
+    result.api_info = lambda: {  # type: ignore[method-assign]
+        "type": "object", "properties": {"entities": {"type": "array", "items": entity}},
+        "additional_description": 'text == input[start:end]; source is "model" or "dictionary"'}
+    return result
+
+
+def describe(component: Any, description: str) -> Any:
+    """``component`` with ``description`` in its API info: what ``view_api()`` and the API panel say of it."""
+    base = component.api_info
+    component.api_info = lambda: {**base(), "additional_description": description}
+    return component
