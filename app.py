@@ -46,7 +46,7 @@ from ner_app.files import FileArea, UploadsOnlyBlocks
 from ner_app.gate import EngineGate
 from ner_app.guard import Guard
 from ner_app.model_source import open_model
-from ner_app.inputs import api_text, describe, entities_json
+from ner_app.inputs import api_text, as_sent, describe, entities_json
 from ner_app.rest import create_api, swagger_ui_folder
 from ner_app.server import serve
 from ner_app.service import NerService, Prefs
@@ -161,7 +161,7 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
 
         # Client API (and MCP tools): hidden, typed inputs; concurrent calls are batched into one engine call
         text_input = api_text("text", f"the Chinese text: one string of at most {service.settings.max_chars} characters")
-        api_min_score = describe(gr.Slider(0, 1, value=0, label="min_score", visible=False),
+        api_min_score = describe(as_sent(gr.Slider(0, 1, value=0, label="min_score", visible=False)),
                                  "keep entities whose score is at least this (0 to 1)")
         api_types = describe(gr.Dropdown(service.types, value=None, multiselect=True, allow_custom_value=True,
                                          label="types", visible=False), "keep only these types (default: all)")
@@ -188,11 +188,23 @@ def create_app(service: NerService):
     app = gr.mount_gradio_app(api, demo, path="/", theme=THEME, css_paths=[CSS_PATH],
                               css=view.highlight_css(service.colors, HIGHLIGHT_ID), show_error=False,
                               max_file_size=service.settings.max_upload_bytes, footer_links=["api"],
-                              run_history=False, mcp_server=service.settings.mcp)
+                              run_history=False, mcp_server=mcp_enabled(service.settings))
     # mount_gradio_app never marks the app launched, and Gradio skips its own check that a file named
     # in a request lies in its upload folder for an app that has not launched
     demo.has_launched = True
     return app
+
+
+def mcp_enabled(settings: Settings) -> bool:
+    """Whether to serve the MCP tools: NER_MCP is on (the default) and the ``mcp`` package is installed."""
+    if not settings.mcp:
+        return False
+    try:
+        import mcp  # noqa: F401  (gradio[mcp])
+    except ImportError:
+        log.warning("NER_MCP is on but the 'mcp' package is missing: pip install \"gradio[mcp]\"; no MCP tools")
+        return False
+    return True
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:

@@ -55,6 +55,13 @@ def entities_json(label: str) -> gr.JSON:
     return result
 
 
+def as_sent(component: Any) -> Any:
+    """``component`` passing the client's value on unchanged, so the endpoint's validator, not the component's
+    own check (a bare HTTP 400), says what is wrong with it."""
+    component.preprocess = lambda payload: payload
+    return component
+
+
 def describe(component: Any, description: str) -> Any:
     """``component`` with ``description`` in its API info: what ``view_api()`` and the API panel say of it."""
     base = component.api_info

@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Which kind of test each module holds (pytest -m unit / app / e2e / export); unlisted modules are unit tests.
 KINDS = {"test_api": "app", "test_app": "app", "test_bad_input": "app", "test_model_source": "app",
          "test_browser": "e2e", "test_load": "e2e", "test_raner_export": "export",
-         "test_distributed": "e2e", "test_docker": "e2e"}
+         "test_distributed": "e2e", "test_docker": "e2e", "test_mcp": "app", "test_page": "e2e",
+         "test_page_model": "e2e"}
 SLOW = {"app", "e2e", "export"}
 
 
