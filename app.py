@@ -48,7 +48,7 @@ from ner_app.guard import Guard
 from ner_app.model_source import open_model
 from ner_app.inputs import api_text, as_sent, describe, entities_json
 from ner_app.rest import create_api, swagger_ui_folder
-from ner_app.server import serve
+from ner_app.server import bind, serve
 from ner_app.service import NerService, Prefs
 
 log = logging.getLogger(__name__)
@@ -230,18 +230,23 @@ def main() -> None:
     except ValueError as exc:
         log.error("cannot start: %s", exc)
         sys.exit(2)
+    try:  # before the model loads: a taken port is known at once
+        sock = bind(settings)
+    except OSError as exc:
+        log.error("cannot start: %s", exc.strerror)
+        sys.exit(2)
     files = FileArea.create(settings.file_ttl_s, settings.cache_max_bytes, parent=os.environ.get("GRADIO_TEMP_DIR"))
     # Gradio's upload folder and cache: this process's own folder, removed when it stops
     os.environ["GRADIO_TEMP_DIR"] = str(files.root)
     try:
         service = load_service(settings, files)
-    except (ValueError, ner.ModelError) as exc:
+    except (ValueError, ner.NerError) as exc:  # a bad model or NER_USER_DICT (FormatError names its line)
         files.remove()
         log.error("cannot start: %s", exc)
         sys.exit(2)
     app = Guard(create_app(service), settings, files)
     log.info("model %r loaded and warmed; serving on http://%s:%d", service.model_name, settings.host, settings.port)
-    serve(app, settings, on_stop=[app.stop, service.close], on_exit=[files.remove])
+    serve(app, settings, on_stop=[app.stop, service.close], on_exit=[files.remove], sock=sock)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ every open connection (a browser tab's event stream, a stalled upload) to finish
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 from collections.abc import Callable, Sequence
 
 import h11
@@ -84,9 +86,27 @@ class Server(uvicorn.Server):
             log.info("stopped")
 
 
+def bind(settings: Settings) -> socket.socket:
+    """The listening socket on ``settings.host:port``; ``OSError`` with a plain message when it is taken."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(exc.errno, f"port {settings.port} on {settings.host} is already in use; stop the other "
+                                     f"server or set GRADIO_SERVER_PORT to a free port") from None
+        raise OSError(exc.errno, f"cannot listen on {settings.host}:{settings.port} ({exc.strerror}); check "
+                                 f"GRADIO_SERVER_NAME and GRADIO_SERVER_PORT") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(app, settings: Settings, on_stop: Sequence[Callable[[], None]] = (),
-          on_exit: Sequence[Callable[[], None]] = ()) -> None:
-    """Serve ``app`` on ``settings.host:port`` until SIGTERM/SIGINT.
+          on_exit: Sequence[Callable[[], None]] = (), sock: socket.socket | None = None) -> None:
+    """Serve ``app`` on ``sock`` (bound by :func:`bind` when None) until SIGTERM/SIGINT.
 
     Open requests get ``shutdown_timeout_s`` seconds to finish, then they are
     cancelled: the server stops within a few seconds even with open tabs.
@@ -97,4 +117,4 @@ def serve(app, settings: Settings, on_stop: Sequence[Callable[[], None]] = (),
                             timeout_keep_alive=75, server_header=False,
                             # used as an asyncio timeout, so any number of seconds (typed int in uvicorn)
                             timeout_graceful_shutdown=settings.shutdown_timeout_s)  # type: ignore[arg-type]
-    Server(config, list(on_stop), list(on_exit)).run()
+    Server(config, list(on_stop), list(on_exit)).run(sockets=[sock or bind(settings)])

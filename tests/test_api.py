@@ -285,3 +285,19 @@ def test_unusable_model_stops_the_server_with_a_plain_message(tmp_path):
     assert done.returncode == 2
     assert "no-such-model" in done.stderr and "does not exist" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_taken_port_is_a_plain_message_and_exit_code_2(toy_dir):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "NER_MODEL": str(toy_dir), "NER_MODEL_ROOTS": str(toy_dir.parent),
+               "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+        proc = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr and "GRADIO_SERVER_PORT" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout and "serving on" not in proc.stderr
