@@ -132,9 +132,12 @@ def probe_lines(model_dir: Path) -> list[str]:
              "| kind | sentences | exact match |", "|---|---|---|"]
     for kind, r in kinds.items():
         lines.append(f"| {kind} | {r.get('sentences', '?')} | {pct(r.get('exact_match'))} |")
-    overall = res.get("overall", {})
-    if overall:
-        lines.append(f"| **all** | {overall.get('sentences', '?')} | **{pct(overall.get('exact_match'))}** |")
+    if "exact_match" in res:
+        lines.append(f"| **all** | {res.get('sentences', '?')} | **{pct(res['exact_match'])}** |")
+    ent = res.get("entities", {})
+    if ent:
+        lines += ["", f"Entity level over the probe file: P {pct(ent.get('precision'))}, R {pct(ent.get('recall'))}, "
+                      f"F1 {pct(ent.get('f1'))}."]
     return lines + [""]
 
 
@@ -178,15 +181,17 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
                 if (model_dir / "recipe.txt").exists() else recipe(cfg["name"], args)),
               "```", "",
               f"- Seed {args.get('seed')}; {tr.get('train_sentences', '?'):,} training sentences "
-              f"({tr.get('train_chars', 0):,} characters), {tr.get('dev_sentences')} MSRA-train sentences held out as dev; "
-              f"best dev F1 {pct(tr.get('best_dev_f1'))}.",
+              f"({tr.get('train_chars', 0):,} characters), {tr.get('dev_sentences')} sentences held out as dev "
+              f"(each corpus's dev part); best dev F1 {pct(tr.get('best_dev_f1'))} (macro over the corpora).",
               f"- Training time {tr.get('train_seconds', 0) / 60:.0f} min on {tr.get('hardware')} "
               "(plus 19 min of word2vec pre-training on the same CPU, shared with other work).", ""]
     hist = tr.get("history", [])
     if hist:
-        lines += ["| epoch | dev P | dev R | dev F1 | seconds |", "|---|---|---|---|---|"]
+        lines += ["| epoch (last run) | dev P | dev R | dev F1 (macro) | per corpus dev F1 | seconds |",
+                  "|---|---|---|---|---|---|"]
         lines += [f"| {h['epoch']} | {pct(h['dev']['precision'])} | {pct(h['dev']['recall'])} | {pct(h['dev']['f1'])} | "
-                  f"{h['seconds']:.0f} |" for h in hist]
+                  f"{', '.join(f'{k} {pct(v)}' for k, v in h['dev'].get('sets', {}).items())} | {h['seconds']:.0f} |"
+                  for h in hist]
         lines.append("")
     lines += ["## Training data and terms", "", SOURCES, "## Lexicons shipped in hashed form", "", LEXICON_NOTICES]
     if experiments:
