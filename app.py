@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 TITLE = "AI 智能实体侦测服务"
 CSS_PATH = Path(__file__).resolve().parent / "assets" / "style.css"
+#: the page's script: Gradio's toast titles in Chinese
+JS_PATH = Path(__file__).resolve().parent / "assets" / "page.js"
 HIGHLIGHT_ID = "highlight"
 EXAMPLES = [[samples.SEED], [samples.NEWS], [samples.REPORT], [samples.POST], [samples.MIXED]]
 EXAMPLE_LABELS = ["人物 · 机构 · 地点", "新闻报道", "长篇报告", "社交媒体帖子", "中英文数字混排"]
@@ -147,15 +149,16 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
         upload.upload(service.analyze_file, [upload, prefs], [text, *page_outputs], api_name="analyze_file",
                       api_visibility="undocumented", validator=service.validate_upload_event,
                       js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
-        # 实时侦测: only typing triggers it (an upload does not), only the newest keystroke is answered
-        text.input(service.analyze_live, [text, live, prefs], page_outputs, trigger_mode="always_last",
-                   show_progress="hidden", api_visibility="private", queue=True)
+        # 实时侦测: .change, not .input (Gradio fires .input only for keys that type a character, not for text an
+        # IME inserts); only the newest text is answered, and a text already shown (an upload's) is not redone
+        text.change(service.analyze_live, [text, live, prefs, shown], page_outputs, trigger_mode="always_last",
+                    show_progress="hidden", api_visibility="private")
         examples.load_input_event.then(service.analyze_page, [text, prefs], page_outputs, api_visibility="private",
                                        js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
         # filters redraw the last result without the model
-        for trigger in (min_score.release, types.change):
+        for trigger in (min_score.change, types.change):
             trigger(service.set_filters, [min_score, types, prefs, shown], [prefs, *shown_outputs],
-                    api_visibility="private", show_progress="hidden")
+                    api_visibility="private", show_progress="hidden", trigger_mode="always_last")
         apply_dict.click(service.set_dictionary, [dict_text, prefs], prefs, api_visibility="private").success(
             service.rerun, [prefs, shown], page_outputs, api_visibility="private")
 
@@ -188,7 +191,8 @@ def create_app(service: NerService):
     app = gr.mount_gradio_app(api, demo, path="/", theme=THEME, css_paths=[CSS_PATH],
                               css=view.highlight_css(service.colors, HIGHLIGHT_ID), show_error=False,
                               max_file_size=service.settings.max_upload_bytes, footer_links=["api"],
-                              run_history=False, mcp_server=mcp_enabled(service.settings))
+                              run_history=False, mcp_server=mcp_enabled(service.settings),
+                              js=JS_PATH.read_text(encoding="utf-8"))
     # mount_gradio_app never marks the app launched, and Gradio skips its own check that a file named
     # in a request lies in its upload folder for an app that has not launched
     demo.has_launched = True

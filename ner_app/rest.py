@@ -125,6 +125,8 @@ def create_api(recognizer: Engine, settings: Settings, notice: str | None = None
         return error_response(500, "internal server error")
 
     if docs_assets:
+        # OpenAPI 3.0: the Swagger UI that swagger-ui-bundle ships (4.x) does not read 3.1 documents
+        app.openapi_version = "3.0.3"
         # Swagger UI from this server's own copy (the swagger-ui-bundle package), so /docs works offline
         app.mount("/docs/assets", StaticFiles(directory=docs_assets), name="docs-assets")
 

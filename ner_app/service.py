@@ -166,10 +166,11 @@ class NerService:
             return tuple(gr.skip() for _ in range(len(DOWNLOADS) + 4))
         return self.analyze_page(shown.text, prefs)
 
-    def analyze_live(self, text: str | None, live: bool, prefs: Prefs | None = None):
+    def analyze_live(self, text: str | None, live: bool, prefs: Prefs | None = None, shown: Shown | None = None):
         """实时侦测 while typing: like the button, for a text of at most ``live_max_chars`` characters;
-        otherwise (switch off, empty or long text) nothing changes."""
-        if not live or not isinstance(text, str) or not text.strip() or len(text) > self.settings.live_max_chars:
+        otherwise (switch off, empty or long text, or the text already shown, as after an upload) nothing changes."""
+        if (not live or not isinstance(text, str) or not text.strip() or len(text) > self.settings.live_max_chars
+                or (shown is not None and shown.text == text)):
             return tuple(gr.skip() for _ in range(len(DOWNLOADS) + 4))
         return self.analyze_page(text, prefs)
 
