@@ -7,6 +7,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from .settings import positive_int
+
 log = logging.getLogger(__name__)
 
 OPT_LEVELS = {
@@ -19,16 +21,7 @@ OPT_LEVELS = {
 
 def default_threads() -> int:
     """``$NER_THREADS`` if set, else the number of cores (at most 4: the model is small)."""
-    env = os.environ.get("NER_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(f"NER_THREADS must be a positive integer, not {env!r}") from None
-        if n < 1:
-            raise ValueError(f"NER_THREADS must be a positive integer, not {env!r}")
-        return n
-    return max(1, min(4, os.cpu_count() or 1))
+    return positive_int(os.environ, "NER_THREADS", max(1, min(4, os.cpu_count() or 1)))
 
 
 def create_session(path: str | Path, *, providers: list[str] | None = None, threads: int | None = None,

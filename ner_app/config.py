@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ner.settings import positive_int as _int
+
 MIB = 1024 * 1024
 
 
@@ -90,19 +92,6 @@ class Settings:
             host=env.get("GRADIO_SERVER_NAME") or cls.host,
             port=_int(env, "GRADIO_SERVER_PORT", cls.port),
         )
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number; set it to a positive integer or unset it") from None
-    if value < 1:
-        raise ValueError(f"{name}={value} must be at least 1; set it to a positive integer or unset it")
-    return value
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from ray import serve
 
 from ner import samples
+from ner.settings import positive_int
 from ner_app.config import Settings
 from ner_app.model_source import open_model
 from ner_app.rest import create_api
@@ -69,30 +70,15 @@ def build(args: dict[str, str]):
     unknown = set(args) - {"replicas", "min_replicas", "max_replicas", "threads"}
     if unknown:
         raise ValueError(f"unknown argument(s) {sorted(unknown)}; use replicas, min_replicas, max_replicas, threads")
-    threads = _positive(args, "threads", 1)
+    threads = positive_int(args, "threads", 1)
     actor = {"num_cpus": threads, "runtime_env": {"env_vars": {"NER_THREADS": str(threads)}}}
     if "min_replicas" in args or "max_replicas" in args:
-        low = _positive(args, "min_replicas", 1)
-        high = _positive(args, "max_replicas", max(low, 2))
+        low = positive_int(args, "min_replicas", 1)
+        high = positive_int(args, "max_replicas", max(low, 2))
         if high < low:
             raise ValueError(f"max_replicas={high} is below min_replicas={low}")
         scaling = {"min_replicas": low, "max_replicas": high, "target_ongoing_requests": TARGET_ONGOING}
         return NerReplica.options(num_replicas="auto", autoscaling_config=scaling, ray_actor_options=actor).bind()
-    return NerReplica.options(num_replicas=_positive(args, "replicas", 2), ray_actor_options=actor).bind()
+    return NerReplica.options(num_replicas=positive_int(args, "replicas", 2), ray_actor_options=actor).bind()
 
 
-def _positive(args: dict[str, str], name: str, default: int) -> int:
-    raw = args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number") from None
-    if value < 1:
-        raise ValueError(f"{name}={value} must be at least 1")
-    return value
-
-
-#: ``serve run ner_app.serve:app``: two replicas of one thread each.
-app = build({})
