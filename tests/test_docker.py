@@ -69,7 +69,7 @@ def test_dockerfile_is_the_conventional_one_click_image(dockerfile):
 
 @pytest.mark.slow
 def test_the_dockerfile_commands_install_and_serve_in_a_fresh_venv(dockerfile, tmp_path):
-    from ner.bench.server import free_port
+    from ner.bench.server import stop, free_port
 
     httpx = pytest.importorskip("httpx")
     probe = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--dest", str(tmp_path / "probe"),
@@ -128,9 +128,4 @@ def test_the_dockerfile_commands_install_and_serve_in_a_fresh_venv(dockerfile, t
         assert answer["entities"] == [e.to_dict() for e in ner.recognize(samples.SEED)]
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server, timeout=15)

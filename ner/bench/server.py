@@ -48,13 +48,18 @@ def running_server(model_dir: str | Path | None = None, env: dict[str, str] | No
         _wait_healthy(url, proc, timeout, log_file)
         yield url, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log_file.close()
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> int:
+    """SIGTERM ``proc``, then SIGKILL if it has not exited within ``timeout`` seconds; its exit code."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float, log_file) -> None:
