@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,12 +17,14 @@ from .spec import ModelSpec, read_spec
 from .postprocess import LocOrgSplitter
 from .session import OPT_LEVELS, create_session
 from .tags import TagCodes
-from .tokenizer import TextTokenizer
+from .tokenizer import Encoded, TextTokenizer
 from .windows import split_windows
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("int8", "fp32")
+#: Windows decoded together (at most 64 x 128 tokens: a few tens of MB however long the call's text).
+DECODE_GROUP = 64
 
 
 class Recognizer:
@@ -66,7 +69,7 @@ class Recognizer:
         if precision == "fp32" and not spec.fp32_file:
             raise ModelError(f"{spec.path.name!r} ships only its INT8 graph; rebuild the FP32 one with "
                              f"python -m ner.export (see its README.md) or use precision='int8'.")
-        model_file = spec.fp32_file if precision == "fp32" else spec.model_file
+        model_file = spec.model_file if precision == "int8" else str(spec.fp32_file)
         self.model_path = spec.file(model_file)
         try:
             self.session = create_session(self.model_path, providers=providers, threads=threads,
@@ -127,8 +130,12 @@ class Recognizer:
         ids = np.full((len(rows), width + extra), self.tokenizer.pad_id, dtype=np.int64)
         ids[row_of, col_of + off] = np.concatenate(rows)
         if extra:
-            ids[:, 0] = self.tokenizer.cls_id
-            ids[np.arange(len(rows)), lengths + 1] = self.tokenizer.sep_id
+            cls_id, sep_id = self.tokenizer.cls_id, self.tokenizer.sep_id
+            if cls_id is None or sep_id is None:
+                raise ModelError(f"{self.spec.path.name!r} uses [CLS]/[SEP] but its vocabulary lacks them; "
+                                 f"re-export the model.")
+            ids[:, 0] = cls_id
+            ids[np.arange(len(rows)), lengths + 1] = sep_id
         feeds: dict[str, np.ndarray] = {"input_ids": ids}
         if "attention_mask" in self.input_names:
             feeds["attention_mask"] = (np.arange(width + extra)[None, :] < (lengths + extra)[:, None]).astype(np.int64)
@@ -163,47 +170,87 @@ class Recognizer:
         return results
 
     def _recognize_model(self, texts: list[str]) -> list[list[Entity]]:
-        """The model's entities of each text, before any dictionary."""
+        """The model's entities of each text, before any dictionary: preprocess -> forward -> postprocess."""
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise TypeError(f"texts[{i}] must be a str, not {type(t).__name__}")
-        results: list[list[Entity]] = [[] for _ in texts]
+        encs, windows = self.preprocess(texts)
+        found: dict[int, list[Span]] = {i: [] for i in encs}
+        # groups of windows bound the decoder's memory (it holds every step's tag-pair scores);
+        # within a group, one decoding pass, marginals only at entity tokens
+        for k in range(0, len(windows), DECODE_GROUP):
+            group = windows[k : k + DECODE_GROUP]
+            emissions, lengths = self.forward(encs, group)
+            paths, probs = decode(emissions, lengths, self.crf, self._entity_tags)
+            self.collect(encs, group, paths, probs, found)
+        return self.postprocess(texts, encs, found)
+
+    def preprocess(self, texts: list[str]) -> tuple[dict[int, Encoded], list[Window]]:
+        """Tokens with offsets of each non-blank text, and its windows sorted by length.
+
+        Similar lengths then share a batch, so little padding is computed.
+        """
         todo = [i for i, t in enumerate(texts) if t and not t.isspace()]
-        if not todo:
-            return results
         encs = dict(zip(todo, self.tokenizer.encode_batch([texts[i] for i in todo])))
-        windows = []  # (text index, first token, end token, first kept token, end kept token)
-        for i in todo:
-            e = encs[i]
-            windows.extend((i, *w) for w in split_windows(texts[i], e.starts, e.ends, self.window))
-        # length buckets: similar lengths share a batch, so little padding is computed
-        windows.sort(key=lambda w: w[2] - w[1])
-        found: dict[int, list[tuple]] = {i: [] for i in todo}  # (start, end, label, score, token a, token b)
-        if not windows:  # texts of characters that give no token (zero-width spaces)
-            return results
-        lengths = np.fromiter((b - a for _, a, b, _, _ in windows), dtype=np.int64, count=len(windows))
-        em = np.zeros((len(windows), int(lengths.max()), len(self.labels)))
+        windows = [Window(i, *w) for i in todo
+                   for w in split_windows(texts[i], encs[i].starts, encs[i].ends, self.window)]
+        windows.sort(key=lambda w: w.end - w.start)
+        return encs, windows
+
+    def forward(self, encs: dict[int, Encoded], windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:
+        """Emission scores ``(len(windows), longest, num_tags)`` and each window's length, batch by batch."""
+        lengths = np.fromiter((w.end - w.start for w in windows), dtype=np.int64, count=len(windows))
+        emissions = np.zeros((len(windows), int(lengths.max()), len(self.labels)))
         for k in range(0, len(windows), self.batch_size):
             chunk = windows[k : k + self.batch_size]
-            part = self._emissions([encs[i].ids[a:b] for i, a, b, _, _ in chunk])
-            em[k : k + len(chunk), : part.shape[1]] = part
-        # one decoding pass over every window of the call; marginals only at entity tokens
-        paths, probs = decode(em, lengths, self.crf, self._entity_tags)
-        for r, (i, a, b, keep_a, keep_b) in enumerate(windows):
-            e = encs[i]
-            for first, end, label in self.codes.spans(paths[r, : b - a]):
-                if keep_a <= a + first < keep_b:
-                    found[i].append((int(e.starts[a + first]), int(e.ends[a + end - 1]), label,
-                                     float(probs[r, first:end].min()), a + first, a + end))
-        for i in todo:
+            part = self._emissions([encs[w.text].ids[w.start : w.end] for w in chunk])
+            emissions[k : k + len(chunk), : part.shape[1]] = part
+        return emissions, lengths
+
+    def collect(self, encs: dict[int, Encoded], windows: list[Window], paths: np.ndarray, probs: np.ndarray,
+                found: dict[int, list[Span]]) -> None:
+        """Decoded paths -> character spans of each text, from the kept part of each window only."""
+        for r, w in enumerate(windows):
+            e = encs[w.text]
+            for first, end, label in self.codes.spans(paths[r, : w.end - w.start]):
+                if w.keep_start <= w.start + first < w.keep_end:
+                    found[w.text].append(Span(int(e.starts[w.start + first]), int(e.ends[w.start + end - 1]), label,
+                                              float(probs[r, first:end].min()), w.start + first, w.start + end))
+
+    def postprocess(self, texts: list[str], encs: dict[int, Encoded], found: dict[int, list[Span]]) -> list[list[Entity]]:
+        """Each text's spans -> :class:`Entity` objects: overlaps from overlapping windows dropped, the
+        LOC/ORG split rule applied."""
+        results: list[list[Entity]] = [[] for _ in texts]
+        for i, spans in found.items():
             text = texts[i]
-            spans = _drop_overlaps(sorted(found[i]))
+            spans = _drop_overlaps(sorted(spans))
             if self.splitter:
                 spans = self.splitter(text, encs[i].ids, spans)
             # 6 decimals: the last bits of a marginal may differ with the batch's memory layout
             results[i] = [Entity(s, e, label, text[s:e], round(min(1.0, max(0.0, score)), 6))
                           for s, e, label, score, _, _ in spans if e > s]
         return results
+
+
+class Window(NamedTuple):
+    """A window of one text's tokens: ``[start, end)`` is run, ``[keep_start, keep_end)`` is kept."""
+
+    text: int
+    start: int
+    end: int
+    keep_start: int
+    keep_end: int
+
+
+class Span(NamedTuple):
+    """A decoded entity before it becomes an :class:`Entity`: character offsets, tag, score, token range."""
+
+    start: int
+    end: int
+    label: str
+    score: float
+    first_token: int
+    end_token: int
 
 
 def _drop_overlaps(spans):
