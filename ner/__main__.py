@@ -3,7 +3,7 @@
 ``--format doccano|label-studio|conll`` prints pre-annotations for an annotation tool instead,
 one record per non-blank input line (offsets per line): doccano JSONL, a Label Studio task
 list with the entities as predictions, or CoNLL ``char<TAB>tag`` BIO lines.  They read back
-with :mod:`ner.training.formats`, so corrected files go straight into ``python -m ner.finetune``.
+with :mod:`ner.formats`, so corrected files go straight into ``python -m ner.finetune``.
 """
 from __future__ import annotations
 
@@ -61,8 +61,8 @@ def main(argv=None) -> int:
 
 def annotation_export(rec, text: str, fmt: str) -> str:
     """The entities of each non-blank line of ``text`` in an annotation format (see the module doc)."""
-    from .training import formats
-    from .training.corpora import Example
+    from . import formats
+    from .formats import Example
 
     lines = [line for line in text.splitlines() if line.strip()]
     found = rec.recognize_batch(lines)

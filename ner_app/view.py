@@ -171,14 +171,14 @@ def csv_cell(value):
 
 
 def annotation_export(text: str, entities: Sequence[Entity], fmt: str, model: str) -> str:
-    """``entities`` of ``text`` in an annotation tool's format, written by :mod:`ner.training.formats` (the one
+    """``entities`` of ``text`` in an annotation tool's format, written by :mod:`ner.formats` (the one
     home of the formats, so a corrected file goes straight back into ``python -m ner.finetune``).
 
     doccano and Label Studio get the whole text as one record (offsets into it); CoNLL holds one
     character per line, so it gets one sentence per non-blank line of the text.
     """
-    from ner.training import formats  # no torch: formats needs only the standard library
-    from ner.training.corpora import Example
+    from ner import formats
+    from ner.formats import Example
 
     if fmt == "conll":
         return formats.dumps_conll(line_examples(text, entities), "BIO")
@@ -190,9 +190,9 @@ def annotation_export(text: str, entities: Sequence[Entity], fmt: str, model: st
 
 
 def line_examples(text: str, entities: Sequence[Entity]) -> list:
-    """One :class:`~ner.training.corpora.Example` per non-blank line, spans made relative to the line
+    """One :class:`~ner.formats.Example` per non-blank line, spans made relative to the line
     (an entity across a line break, which no line can hold, is left out)."""
-    from ner.training.corpora import Example
+    from ner.formats import Example
 
     out, k, start = [], 0, 0
     ordered = sorted(entities, key=lambda e: e.start)

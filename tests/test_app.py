@@ -316,7 +316,7 @@ def test_filters_redraw_the_last_result_without_the_model(service, tmp_path):
 
 
 def test_annotation_downloads_read_back_as_the_same_spans(service):
-    from ner.training import formats
+    from ner import formats
 
     text = TEXT + "\n\n我在上海。"
     highlight, _, _, _, _, doccano, label_studio, conll, shown = service.analyze_page(text, Prefs())

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import ner
-from ner.training import formats
+from ner import formats
 from ner.training.corpora import Example
 
 CLUENER_TYPES = ["address", "book", "company", "game", "government", "movie", "name", "organization",

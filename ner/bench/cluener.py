@@ -35,7 +35,8 @@ def latency_ms(rec, texts: list[str], repeats: int) -> float:
 def main(argv=None) -> None:
     import ner
     from ner.samples import text_of_length
-    from ner.training import finetune, formats
+    from ner import formats
+    from ner.training import finetune
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..formats import Example
+
+__all__ = ["Example", "CORPORA", "DEFAULT_DATA", "train_dev", "load_corpus", "read_any"]
 
 #: ``$NER_DATA``, else ``shared/data`` beside the repository (this file is ner/training/corpora.py).
 DEFAULT_DATA = Path(os.environ.get("NER_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
@@ -16,14 +19,6 @@ DEFAULT_DATA = Path(os.environ.get("NER_DATA", Path(__file__).resolve().parents[
 WEIBO_MAP = {"PER.NAM": "PER", "ORG.NAM": "ORG", "LOC.NAM": "LOC", "GPE.NAM": "LOC"}
 CLUENER_MAP = {"name": "PER", "company": "ORG", "government": "ORG", "organization": "ORG",
                "address": "LOC", "scene": "LOC"}
-
-
-@dataclass
-class Example:
-    """One sentence: its text and gold spans ``(start, end, label)`` in character offsets."""
-
-    text: str
-    spans: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def _weibo_tag(tag: str) -> str:
@@ -37,12 +32,12 @@ def _weibo_char(token: str) -> str:
 
 
 def read_bio_tsv(path: str | Path, *, weibo: bool = False) -> list[Example]:
-    """``char<TAB>tag`` lines, blank line between sentences (see :mod:`ner.training.formats`).
+    """``char<TAB>tag`` lines, blank line between sentences (see :mod:`ner.formats`).
 
     ``weibo=True`` strips the word-position digit from each character and maps
     the Weibo types (``.NOM`` mentions become O).
     """
-    from .formats import read_text, loads_conll
+    from ..formats import read_text, loads_conll
 
     if not weibo:
         return loads_conll(read_text(Path(path)), str(path))
@@ -52,7 +47,7 @@ def read_bio_tsv(path: str | Path, *, weibo: bool = False) -> list[Example]:
 
 def read_cluener(path: str | Path) -> list[Example]:
     """CLUENER2020 jsonl (inclusive end offsets) mapped to PER/LOC/ORG; nested mentions: the first kept."""
-    from .formats import drop_overlaps, read
+    from ..formats import drop_overlaps, read
 
     return [Example(ex.text, drop_overlaps((s, e, CLUENER_MAP[t]) for s, e, t in ex.spans if t in CLUENER_MAP))
             for ex in read(path, "cluener")]

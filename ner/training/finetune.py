@@ -3,7 +3,7 @@
     python -m ner.finetune --train mine.jsonl [--dev dev.jsonl] --out models/mine \\
         [--from models/zh-ner-lite] [--epochs 30] [--patience 3] [--display-names PRODUCT=产品]
 
-``--train``/``--dev`` are in any format of :mod:`ner.training.formats` (CoNLL BIO/BIOES,
+``--train``/``--dev`` are in any format of :mod:`ner.formats` (CoNLL BIO/BIOES,
 doccano JSONL, Label Studio JSON, CLUENER JSON lines), detected from the content; the label
 set is whatever they use.  Training starts from ``--from`` (its vocabulary, lexicon,
 embeddings and BiLSTM encoder); the emission and CRF layers are new when the types differ
@@ -33,7 +33,7 @@ from .._optional import require
 from ..errors import FormatError, ModelError
 from ..features import BigramTable, Featurizer, Lexicon
 from ..tokenizer import TextTokenizer
-from . import formats
+from .. import formats
 from .batches import encode_examples
 from .corpora import DEV_SEED, Example, hold_out
 from .train import bioes_labels, evaluate_items, load_checkpoint, save_checkpoint, train_epoch

@@ -25,11 +25,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import FormatError
-from ..tags import SCHEMES, spans_to_tags, split_tag, tags_to_spans
-from .corpora import Example
+from .errors import FormatError
+from .tags import SCHEMES, spans_to_tags, split_tag, tags_to_spans
+
+
+@dataclass
+class Example:
+    """One annotated text: its text and gold spans ``(start, end, label)``, half-open character offsets."""
+
+    text: str
+    spans: list[tuple[int, int, str]] = field(default_factory=list)
 
 FORMATS = ("conll", "doccano", "label-studio", "cluener")
 Span = tuple[int, int, str]
