@@ -151,8 +151,10 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
                       js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
         # 实时侦测: .change, not .input (Gradio fires .input only for keys that type a character, not for text an
         # IME inserts); only the newest text is answered, and a text already shown (an upload's) is not redone
+        # outside the queue (a plain POST each, no event stream): the engine gate still takes one text at a time
+        # per slot, and a live text is at most NER_LIVE_MAX_CHARS long
         text.change(service.analyze_live, [text, live, prefs, shown], page_outputs, trigger_mode="always_last",
-                    show_progress="hidden", api_visibility="private")
+                    show_progress="hidden", api_visibility="private", queue=False)
         examples.load_input_event.then(service.analyze_page, [text, prefs], page_outputs, api_visibility="private",
                                        js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
         # filters redraw the last result without the model
