@@ -25,7 +25,7 @@ CHARS = "张李王赵北上广深华为阿里腾讯京沪杭苏"
 class AlwaysLast:
     """The page's ``trigger_mode="always_last"``: one call in flight; meanwhile only the newest text waits."""
 
-    def __init__(self, send):
+    def __init__(self, send) -> None:
         self.send = send
         self.cond = threading.Condition()
         self.newest: str | None = None
@@ -57,6 +57,7 @@ class AlwaysLast:
                 if self.closed:
                     return
                 text, self.newest = self.newest, None
+            assert text is not None
             self.send(text)
             with self.cond:
                 self.sent += 1
