@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from server_util import ROOT
+from server_util import ROOT, free_port
 
 from ner_app.config import Settings
 from ner_app.rest import create_api
@@ -301,3 +301,28 @@ def test_a_taken_port_is_a_plain_message_and_exit_code_2(toy_dir):
     assert proc.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr and "GRADIO_SERVER_PORT" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout and "serving on" not in proc.stderr
+
+
+def test_the_operators_user_dictionary_applies_to_every_request(toy_dir, tmp_path):
+    from gradio_client import Client
+    from server_util import running_server
+
+    path = tmp_path / "user.dict"
+    path.write_text("# the operator's entries\n字节跳动\tORG\n-张三\tPER\n", encoding="utf-8")
+    text = "张三在字节跳动工作。"
+    with running_server(toy_dir, env={"NER_USER_DICT": str(path)}) as (url, _proc):
+        rest = post(url, json={"text": text}).json()["entities"]
+        assert [(e["text"], e["type"], e["source"]) for e in rest] == [("字节跳动", "ORG", "dictionary")]
+        extracted = Client(url, verbose=False).predict(text, api_name="/extract")["entities"]
+        assert [(e["text"], e["source"]) for e in extracted] == [("字节跳动", "dictionary")]
+
+
+def test_a_bad_user_dictionary_stops_the_server_naming_the_line(toy_dir, tmp_path):
+    path = tmp_path / "user.dict"
+    path.write_text("字节跳动\tORG\n没有类型的一行\n", encoding="utf-8")
+    env = {**os.environ, "NER_MODEL": str(toy_dir), "NER_MODEL_ROOTS": str(toy_dir.parent),
+           "NER_USER_DICT": str(path), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(free_port())}
+    proc = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert f"{path}:2" in proc.stderr and "TEXT<TAB>TYPE" in proc.stderr and "Traceback" not in proc.stderr
