@@ -199,3 +199,16 @@ def test_docs_render_with_the_network_blocked(browser, server_url):
     page.screenshot(path=str(ARTIFACTS / "docs-offline.png"))
     context.close()
 
+
+
+def test_an_over_limit_upload_keeps_the_users_text(desktop, server_url, tmp_path):
+    from ner_app.config import Settings
+
+    page = open_page(desktop, server_url)
+    page.locator("#input-text textarea").fill("我自己的文字")
+    path = tmp_path / "太长.txt"
+    path.write_text("张" * (Settings().max_chars + 1), encoding="utf-8")
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    page.get_by_text("文件内容太长").first.wait_for(timeout=60_000)
+    assert "分成几段" in page.locator("body").inner_text()
+    assert page.locator("#input-text textarea").input_value() == "我自己的文字"
