@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 _RSS_SCRIPT = r"""
 import resource, sys, time
@@ -56,7 +57,7 @@ def run(model: str | None, precision: str, repeats: int) -> dict:
     import ner
     from ner.samples import text_of_length
 
-    out = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    out: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count()}
     proc = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, model or "", precision], capture_output=True,
                           text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
     load_s, rss_mb = map(float, proc.stdout.split())
@@ -70,7 +71,7 @@ def run(model: str | None, precision: str, repeats: int) -> dict:
     out["threads"] = rec.session.get_session_options().intra_op_num_threads
     files = [spec.model_file if precision == "int8" else spec.fp32_file, spec.vocab_file, spec.bigrams_file,
              spec.lexicon_file, spec.crf_file]
-    out["model_mb_loaded_files"] = round(dir_size(spec.path, files), 2)
+    out["model_mb_loaded_files"] = round(dir_size(spec.path, [f for f in files if f]), 2)
     out["model_dir_mb"] = round(sum(f.stat().st_size for f in spec.path.iterdir() if f.is_file()) / 1e6, 2)
     latency = {}
     for n in LENGTHS:

@@ -48,15 +48,15 @@ def bioes_labels(types: tuple[str, ...] | list[str] = TYPES) -> list[str]:
 def build_vocab(examples: list[Example], w2v_dir: Path | None) -> list[str]:
     """Special tokens, every folded character of the training text and of the pre-trained
     vectors, and ``##`` continuations for ASCII letters and digits (they form WordPiece words)."""
-    chars = set()
+    chars: set[str] = set()
     for ex in examples:
         chars.update(fold_char(c) for c in ex.text if not c.isspace())
     if w2v_dir:
         with open(w2v_dir / "char.vocab", encoding="utf-8") as fh:
             chars.update(line.split("\t")[0] for line in fh if line.strip())
-    chars = sorted(c for c in chars if len(c) == 1 and not c.isspace() and c not in SPECIAL_TOKENS)
+    kept = sorted(c for c in chars if len(c) == 1 and not c.isspace() and c not in SPECIAL_TOKENS)
     ascii_alnum = [c for c in "0123456789abcdefghijklmnopqrstuvwxyz"]
-    return list(SPECIAL_TOKENS) + chars + [f"##{c}" for c in ascii_alnum]
+    return list(SPECIAL_TOKENS) + kept + [f"##{c}" for c in ascii_alnum]
 
 
 def build_assets(out: Path, train: list[Example], args) -> dict:
@@ -83,7 +83,7 @@ def build_assets(out: Path, train: list[Example], args) -> dict:
                 char_init[i] = vecs[index[c]]
         bkeys = [ln.split("\t")[0] for ln in open(w2v / "bigram.vocab", encoding="utf-8") if ln.strip()]
         bvecs = np.load(w2v / "bigram.npy")
-        pairs = {}
+        pairs: dict[int, int] = {}
         for j, enc in enumerate(tok.encode_batch(bkeys)):
             if len(enc.ids) == 2 and tok.unk_id not in enc.ids:
                 pairs.setdefault(int(enc.ids[0]) * len(vocab) + int(enc.ids[1]), j)
@@ -293,7 +293,7 @@ def main(argv=None) -> None:
                     lexicon_dim=lexicon.n_features if lexicon else 0, hidden=args.hidden, dropout=args.dropout)
     if (assets / "char_init.npy").exists():
         net.char.weight.data.copy_(torch.from_numpy(np.load(assets / "char_init.npy")))
-    if bigram_init is not None:
+    if bigram_init is not None and net.bigram is not None:
         net.bigram.weight.data.copy_(torch.from_numpy(bigram_init))
         net.bigram.weight.requires_grad_(False)  # frozen: unseen bigrams keep their raw-text meaning
     crf = CRFLayer(len(labels))
