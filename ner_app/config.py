@@ -1,13 +1,13 @@
 """Server settings read once from environment variables."""
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ner.settings import positive_int as _int
+from ner.settings import positive_seconds as _seconds
 
 MIB = 1024 * 1024
 
@@ -103,19 +103,6 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name}={raw!r} is not a switch; set it to 1 or 0, or unset it")
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number of seconds; set it to e.g. 10 or unset it") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}={raw} must be a positive number of seconds; set it to e.g. 10 or unset it")
-    return value
 
 
 def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
