@@ -13,6 +13,7 @@ import pytest
 import ner
 from ner import batch, samples
 from ner.batch import BatchError, Options
+from ner.batch import cli as batch_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SENTENCES = [s for s in (samples.NEWS + samples.REPORT + samples.POST + samples.MIXED).split("。") if s] + [samples.SEED]
@@ -80,7 +81,7 @@ def test_strict_stops_at_the_first_malformed_record_keeping_those_before(tmp_pat
     with pytest.raises(BatchError, match=r"in.jsonl line 6: not valid JSON.*--strict"):
         batch.run([src], tmp_path / "out.jsonl", workers=0, strict=True, progress=False)
     assert [r["entities"] for r in read_jsonl(tmp_path / "out.jsonl")] == expected(texts)
-    rc = batch.main([str(src), "--out", str(tmp_path / "cli.jsonl"), "--workers", "0", "--strict", "--quiet"])
+    rc = batch_cli.main([str(src), "--out", str(tmp_path / "cli.jsonl"), "--workers", "0", "--strict", "--quiet"])
     assert rc == 1
 
 

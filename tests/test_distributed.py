@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import ner
-from ner import batch, samples
+from ner import samples
+from ner.batch import cli as batch_cli
 
 SENTENCES = [s for s in (samples.NEWS + samples.REPORT + samples.POST + samples.MIXED).split("。") if s]
 
@@ -60,7 +61,7 @@ def test_ner_batch_engine_ray_writes_what_the_local_engine_writes(ray_local, tmp
     (folder / "b.txt").write_text(samples.REPORT, encoding="utf-8")
     for engine in ("ray", "local"):
         for given, out in ((src, f"{engine}.jsonl"), (folder, f"{engine}-txt.jsonl")):
-            rc = batch.main([str(given), "--out", str(tmp_path / out), "--engine", engine, "--workers", "2", "--quiet"])
+            rc = batch_cli.main([str(given), "--out", str(tmp_path / out), "--engine", engine, "--workers", "2", "--quiet"])
             assert rc == 0
     assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
     assert (tmp_path / "ray-txt.jsonl").read_bytes() == (tmp_path / "local-txt.jsonl").read_bytes()

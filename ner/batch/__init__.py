@@ -23,7 +23,6 @@ and skipped; ``--strict`` stops at the first one instead.
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import csv
 import io
@@ -33,15 +32,14 @@ import os
 import re
 import shutil
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._optional import require
-from .errors import NerError
+from .._optional import require
+from ..errors import NerError
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +158,7 @@ def _read_txt(src: Source, start: Cursor, opts: Options):
     if size > opts.max_line_bytes:
         yield done, Malformed(src.name, f"{size} bytes is more than --max-chars {opts.max_chars} characters can take")
         return
-    from .textio import decode_bytes
+    from ..textio import decode_bytes
 
     text, encoding, confident = decode_bytes(src.path.read_bytes())
     if not confident:
@@ -635,9 +633,11 @@ def fingerprint(sources: list[Source], fmt: str, opts: Options, model: str | Non
     import ner
 
     model_dir = Path(model) if model else ner.default_model_dir()
+    # the model's files by size and mtime too: a model replaced in the same directory must not resume
+    files = sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in model_dir.iterdir() if f.is_file())
     return {"inputs": [[str(s.path.resolve()), s.path.stat().st_size, s.path.stat().st_mtime_ns] for s in sources],
             "format": fmt, "options": [opts.text_column, opts.id_column, opts.max_chars, opts.encoding],
-            "model": [str(model_dir.resolve()), precision]}
+            "model": [str(model_dir.resolve()), precision, files]}
 
 
 def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None, threads: int | None = None,
@@ -738,91 +738,3 @@ def _progress_bar(total: int, enabled: bool):
         return None
     return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="ner batch", smoothing=0.1,
                 dynamic_ncols=True)
-
-
-# ---------------------------------------------------------------- command line
-
-
-def build_parser(prog: str = "python -m ner.batch") -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog=prog, description="Find PER/LOC/ORG entities in every record of files: "
-                                 ".txt files or folders, JSONL, CSV/TSV, Parquet -> JSONL, CSV or Parquet.")
-    ap.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders of .txt files")
-    ap.add_argument("--out", required=True, help="output file: .jsonl (a record per input record), .csv (a row "
-                    "per entity) or .parquet")
-    ap.add_argument("--format", choices=sorted(WRITERS), help="output format (default: from the --out suffix)")
-    ap.add_argument("--text-column", default="text", help="field holding the text in JSONL/CSV/Parquet (default text)")
-    ap.add_argument("--id-column", help="field holding the record id (default: INPUT:N, the N-th record of INPUT)")
-    ap.add_argument("--workers", type=int, help="worker processes (default: one per core; 0: in this process)")
-    ap.add_argument("--threads", type=int, help="ONNX Runtime threads per worker (default: cores // workers)")
-    ap.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"windows per model call in each worker "
-                    f"(default {BATCH_SIZE})")
-    ap.add_argument("--chunk-chars", type=int, default=CHUNK_CHARS, help=f"characters per chunk: the unit of work "
-                    f"of a worker and of each commit (default {CHUNK_CHARS})")
-    ap.add_argument("--max-chars", type=int, default=MAX_CHARS, help=f"longest record in characters; longer ones "
-                    f"are reported and skipped (default {MAX_CHARS})")
-    ap.add_argument("--encoding", default="utf-8", help="encoding of JSONL and CSV inputs (default utf-8; .txt "
-                    "files are detected one by one)")
-    ap.add_argument("--strict", action="store_true", help="stop at the first malformed record instead of skipping it")
-    ap.add_argument("--overwrite", action="store_true", help="replace an existing output instead of resuming it")
-    ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
-    ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
-    ap.add_argument("--engine", default="local", choices=["local", "ray"],
-                    help="local worker processes (default) or Ray Data (pip install '.[ray]')")
-    ap.add_argument("--address", help="with --engine ray: the Ray cluster to join, e.g. 10.0.0.5:6379 or auto")
-    ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    return ap
-
-
-def main(argv: list[str] | None = None, prog: str = "python -m ner.batch") -> int:
-    args = build_parser(prog).parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)  # kill / docker stop: stop as Ctrl-C does, resumable
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    opts = Options(text_column=args.text_column, id_column=args.id_column, max_chars=args.max_chars,
-                   encoding=args.encoding)
-    try:
-        if args.engine == "ray":
-            from .distributed import run_files
-
-            stats = run_files(args.inputs, args.out, opts=opts, fmt=args.format, model=args.model,
-                              precision=args.precision, address=args.address, workers=args.workers,
-                              threads=args.threads, overwrite=args.overwrite)
-        else:
-            if args.address:
-                raise BatchError("--address is for --engine ray")
-            stats = _run_logged(args, opts)
-    except (BatchError, NerError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, StrictStop) else 2
-    except OSError as exc:
-        print(f"error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"interrupted; run the same command again to resume ({progress_path(Path(args.out)).name} "
-              f"holds the progress)", file=sys.stderr)
-        return 130
-    print(json.dumps(stats.to_dict()))
-    return 0
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def _run_logged(args, opts: Options) -> Stats:
-    kwargs = dict(workers=args.workers, threads=args.threads, model=args.model, precision=args.precision, opts=opts,
-                  fmt=args.format, batch_size=args.batch_size, chunk_chars=args.chunk_chars, strict=args.strict, overwrite=args.overwrite, progress=not args.quiet)
-    try:
-        from tqdm.contrib.logging import logging_redirect_tqdm
-    except ImportError:
-        return run(args.inputs, args.out, **kwargs)
-    with logging_redirect_tqdm():  # warnings about skipped records print above the bar, not through it
-        return run(args.inputs, args.out, **kwargs)
-
-
-def cli() -> None:
-    """The ``ner-batch`` console script."""
-    sys.exit(main(prog="ner-batch"))
-
-
-if __name__ == "__main__":
-    cli()
