@@ -1,3 +1,4 @@
+import inspect
 import os
 from pathlib import Path
 
@@ -9,17 +10,31 @@ ROOT = Path(__file__).resolve().parent.parent
 KINDS = {"test_api": "app", "test_app": "app", "test_bad_input": "app", "test_model_source": "app",
          "test_browser": "e2e", "test_load": "e2e", "test_raner_export": "export",
          "test_distributed": "e2e", "test_docker": "e2e", "test_mcp": "app", "test_page": "e2e",
-         "test_page_model": "e2e"}
+         "test_page_model": "e2e", "test_finetune": "e2e"}
 SLOW = {"app", "e2e", "export"}
+
+
+def _starts_a_server(item) -> bool:
+    """A test that runs ``python app.py`` (or another process) end to end, whatever module it sits in."""
+    if {"server_url", "live"} & set(getattr(item, "fixturenames", ())):  # the shared servers of the app tests
+        return True
+    try:
+        source = inspect.getsource(item.function)
+    except (OSError, TypeError):
+        return False
+    return any(word in source for word in ("running_server(", "subprocess.", "chromium", "playwright"))
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
         kind = KINDS.get(module) or ("app" if module.startswith("test_security") else "unit")
+        if kind in ("unit", "app") and _starts_a_server(item):
+            kind = "e2e"  # -m "not e2e" stays quick: in-process tests only
         item.add_marker(getattr(pytest.mark, kind))
         if kind in SLOW:
             item.add_marker(pytest.mark.slow)
+
 
 DATA = Path(os.environ.get("NER_DATA", ROOT.parent / "shared" / "data"))
 
