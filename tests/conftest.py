@@ -37,6 +37,10 @@ def pytest_collection_modifyitems(config, items):
 
 
 DATA = Path(os.environ.get("NER_DATA", ROOT.parent / "shared" / "data"))
+#: Debian's chromium, headless, for the browser tests (one launch recipe for all of them).
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-quic", "--no-first-run", "--disable-sync"]
 
 
 def check_contract(text, entities):
@@ -79,3 +83,12 @@ def server_url(toy_dir):
 
     with running_server(toy_dir) as (url, _proc):
         yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()

@@ -11,14 +11,12 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import ARGS, CHROMIUM  # noqa: F401  (test_page imports them from here too)
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 SEED = "张三在北京清华大学任职期间，曾赴上海参加国际人工智能大会。"
 COLORS = {"PER": "rgb(255, 94, 94)", "LOC": "rgb(0, 255, 255)", "ORG": "rgb(255, 255, 0)"}
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-quic", "--no-first-run", "--disable-sync"]
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
 
@@ -30,13 +28,6 @@ SPANS_JS = """() => Array.from(document.querySelectorAll('#highlight .token-cont
     .map(s => [s.querySelector('.text').textContent, getComputedStyle(s).backgroundColor])"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from test_browser import ARGS, ARTIFACTS, CHROMIUM, SPANS_JS, TOKENS_SPELL_JS, detect, download
+from test_browser import ARTIFACTS, CHROMIUM, SPANS_JS, TOKENS_SPELL_JS, detect, download
 
 from ner import samples
 
@@ -22,13 +22,6 @@ GRADIO_ENGLISH = ["Drop File Here", "Click to Upload", "Use via API", "Built wit
                   "Warning", "processing", "Examples", "Loading", "Clear", "Submit"]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def open_page(context, url: str):

@@ -317,9 +317,8 @@ def test_surrogates_in_the_ui_handlers(toy, tmp_path):
     assert [e["start"] for e in extracted[0]["entities"]] == [1] and extracted[1]["entities"][0]["text"] == "北京"
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-quic", "--no-first-run", "--disable-sync"]
+from conftest import ARGS as CHROMIUM_ARGS  # noqa: E402
+from conftest import CHROMIUM  # noqa: E402
 
 
 class _ChromiumTab:
