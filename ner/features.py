@@ -5,8 +5,8 @@ and no per-character Python loop runs at inference time.
 
 - bigram: for token *i*, the index of the pair (id[i], id[i+1]) in a sorted
   table of known pairs, 0 when unknown.
-- lexicon: for token *i* and each lexicon type (PER, LOC, ORG, WORD), whether a
-  lexicon entry Begins, is in the Middle of, Ends at, or is Single at *i*.
+- lexicon: for token *i* and each lexicon type (PER, LOC, ORG, WORD, and CORP in models
+  that have it), whether a lexicon entry Begins, is in the Middle of, Ends at, or is Single at *i*.
   Entries are stored as 64-bit rolling hashes of their token ids (compact, and
   the original lists need not ship), each with a bit mask of its types.
 """
@@ -16,12 +16,23 @@ from pathlib import Path
 
 import numpy as np
 
-#: The lexicon's bit layout, in one place: one feature bit per type (the model sees these
-#: four), and two bits beyond them that only the LOC/ORG split rule reads.
+#: The lexicon's bit layout, in one place: one feature bit per type (the model sees these),
+#: then two bits beyond them that only the LOC/ORG split rule reads (jieba words tagged as
+#: proper nouns vs. common words).  CORP (company short names and brands, a noisy list kept
+#: apart from ORG) is a fifth type only in models trained with it, so the two extra bits sit
+#: right after the last type: 16/32 in a four-type lexicon, 32/64 in a five-type one.
 LEXICON_TYPES = ("PER", "LOC", "ORG", "WORD")
-TYPE_BITS = {"PER": 1, "LOC": 2, "ORG": 4, "WORD": 8}
-FEATURE_MASK = 15
-PROPER_BIT, COMMON_BIT = 16, 32  # jieba words tagged as proper nouns vs. common words
+TYPE_BITS = {"PER": 1, "LOC": 2, "ORG": 4, "WORD": 8, "CORP": 16}
+
+
+def aux_bits(n_types: int) -> tuple[int, int]:
+    """``(proper, common)``: the split rule's two bits in a lexicon of ``n_types`` feature types."""
+    return 1 << n_types, 1 << (n_types + 1)
+
+
+def feature_mask(n_types: int) -> int:
+    """The bits the model sees in a lexicon of ``n_types`` feature types."""
+    return (1 << n_types) - 1
 
 HASH_BASE = np.uint64(1_000_003)
 FILTER_BITS = 24
@@ -98,6 +109,14 @@ class Lexicon:
         self._filter = np.zeros(1 << (FILTER_BITS - 3), dtype=np.uint8)
         slot = _filter_slot(self.keys)
         np.bitwise_or.at(self._filter, slot >> 3, (1 << (slot & 7)).astype(np.uint8))
+
+    @property
+    def proper_bit(self) -> int:
+        return aux_bits(len(self.types))[0]
+
+    @property
+    def common_bit(self) -> int:
+        return aux_bits(len(self.types))[1]
 
     @property
     def n_features(self) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import COMMON_BIT, PROPER_BIT, TYPE_BITS, Lexicon, hash_sequence
+from .features import TYPE_BITS, Lexicon, hash_sequence
 
 LOC_BIT, ORG_BIT = TYPE_BITS["LOC"], TYPE_BITS["ORG"]
 
@@ -71,9 +71,9 @@ class LocOrgSplitter:
         """The organisation name does not begin with a common word or a place."""
         for k in range(len(ids) - 1, 1, -1):  # its longest lexicon word prefix decides
             bits = self._bits(ids[:k])
-            if bits & PROPER_BIT:  # jieba: a proper noun that is not a place (清华, 阿里, 华为)
+            if bits & self.lexicon.proper_bit:  # jieba: a proper noun that is not a place (清华, 阿里, 华为)
                 return True
-            if bits & (self.loc_bit | COMMON_BIT):
+            if bits & (self.loc_bit | self.lexicon.common_bit):
                 return False
         return True
 

@@ -31,14 +31,18 @@ GENERIC_ORG_PREFIXES = ["省", "市", "县", "区", "州", "第", "总", "国", 
 
 def _rebuild_lexicon(info: dict, assets: Path, out: Path, data_dir: Path) -> None:
     """Rebuild lexicon.npz with the split rule's extra bits; the feature bits must not change."""
-    from ..features import FEATURE_MASK, Lexicon
+    from ..features import Lexicon, feature_mask
     from ..tokenizer import TextTokenizer
     from ..training.lexicon import build_lexicon_file
 
     sources = info["args"].get("lexicons") or []
-    new = build_lexicon_file(data_dir, sources, TextTokenizer(assets / "vocab.txt"), out / "lexicon.npz")
+    mined = assets / "mined_names.tsv" if (assets / "mined_names.tsv").exists() else info["args"].get("mined_lexicon")
+    new = build_lexicon_file(data_dir, sources, TextTokenizer(assets / "vocab.txt"), out / "lexicon.npz",
+                             Path(mined) if mined else None)
     old = Lexicon.load(assets / "lexicon.npz")
-    if not (np.array_equal(old.keys, new.keys) and np.array_equal(old.bits & FEATURE_MASK, new.bits & FEATURE_MASK)):
+    mask = feature_mask(len(old.types))
+    if not (old.types == new.types and np.array_equal(old.keys, new.keys)
+            and np.array_equal(old.bits & mask, new.bits & mask)):
         raise RuntimeError("rebuilt lexicon differs from the one the model was trained with; check --data")
 
 
@@ -74,7 +78,7 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
     export_onnx(AnchoredTagger(net, anchor_inputs=quantize_lstm), example, names, dyn, out / "model.onnx")
     crf = ck["crf"]
     save_crf(out, crf["transitions"].numpy(), crf["start"].numpy(), crf["end"].numpy())
-    for f in ("vocab.txt", "bigrams.npy", "lexicon.npz"):
+    for f in ("vocab.txt", "bigrams.npy", "lexicon.npz", "mined_names.tsv"):  # mined names ship as text, with sources
         if (assets / f).exists():
             shutil.copy(assets / f, out / f)
     if lexicon_dim and data_dir:

@@ -1,20 +1,41 @@
-"""Building the lexicon feature table from word lists (``data/lexicon``) and jieba's dictionary."""
+"""Building the lexicon feature table from word lists (``data/lexicon``), jieba's dictionary and mined names."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from .._optional import require
-from ..features import COMMON_BIT, LEXICON_TYPES, PROPER_BIT, TYPE_BITS, build_lexicon
+from ..features import LEXICON_TYPES, TYPE_BITS, aux_bits, build_lexicon
 from ..tokenizer import TextTokenizer
 
 #: lexicon sources by short name -> (file under data/lexicon, type bit); "jieba" is the jieba package's dict.
+#: "corp" (company short names and brands, noisy) is its own feature type, never merged into ORG.
 LEXICON_FILES = {"per": ("per.txt", TYPE_BITS["PER"]), "loc": ("loc.txt", TYPE_BITS["LOC"]),
-                 "org": ("org.txt", TYPE_BITS["ORG"])}
+                 "org": ("org.txt", TYPE_BITS["ORG"]), "corp": ("org_company_short_wainshine.txt", TYPE_BITS["CORP"])}
+LEXICON_SOURCES = ("per", "loc", "org", "jieba", "corp")
 JIEBA_TAGS = {"nr": TYPE_BITS["PER"], "ns": TYPE_BITS["LOC"], "nt": TYPE_BITS["ORG"]}
 PROPER_TAGS = {"nr", "nrt", "nrfg", "nt", "nz"}  # proper nouns that are not places (ns)
 
 
-def read_lexicon_entries(data_dir: Path, sources: list[str]) -> dict[str, int]:
+def lexicon_types(sources: list[str]) -> list[str]:
+    """The feature types a lexicon built from ``sources`` has: CORP joins the four only when asked for."""
+    return list(LEXICON_TYPES) + (["CORP"] if "corp" in sources else [])
+
+
+def read_mined(path: Path) -> dict[str, int]:
+    """A mined-names file (``name<TAB>type<TAB>count<TAB>source`` lines, ``#`` comments) as type bits."""
+    entries: dict[str, int] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip() or line.startswith("#"):
+                continue
+            name, label = line.rstrip("\n").split("\t")[:2]
+            if label in ("PER", "LOC", "ORG") and len(name) >= 2:
+                entries[name] = entries.get(name, 0) | TYPE_BITS[label]
+    return entries
+
+
+def read_lexicon_entries(data_dir: Path, sources: list[str], mined: Path | None = None) -> dict[str, int]:
+    proper, common = aux_bits(len(lexicon_types(sources)))
     entries: dict[str, int] = {}
     for name in sources:
         if name == "jieba":
@@ -25,7 +46,7 @@ def read_lexicon_entries(data_dir: Path, sources: list[str]) -> dict[str, int]:
                     if len(parts) < 3:
                         continue
                     word, _, tag = parts[:3]
-                    bits = TYPE_BITS["WORD"] | JIEBA_TAGS.get(tag, 0) | (PROPER_BIT if tag in PROPER_TAGS else COMMON_BIT)
+                    bits = TYPE_BITS["WORD"] | JIEBA_TAGS.get(tag, 0) | (proper if tag in PROPER_TAGS else common)
                     entries[word] = entries.get(word, 0) | bits
             continue
         fname, bit = LEXICON_FILES[name]
@@ -34,14 +55,17 @@ def read_lexicon_entries(data_dir: Path, sources: list[str]) -> dict[str, int]:
                 word = line.strip()
                 if len(word) >= 2:
                     entries[word] = entries.get(word, 0) | bit
+    if mined:
+        for word, bits in read_mined(mined).items():
+            entries[word] = entries.get(word, 0) | bits
     return entries
 
 
-def build_lexicon_file(data_dir: Path, sources: list[str], tok: TextTokenizer, out: Path):
-    """Hash the lexicon ``sources`` through ``tok`` into ``out`` (lexicon.npz); returns the Lexicon."""
-    entries = read_lexicon_entries(data_dir, sources)
+def build_lexicon_file(data_dir: Path, sources: list[str], tok: TextTokenizer, out: Path, mined: Path | None = None):
+    """Hash the lexicon ``sources`` (and a mined-names file) through ``tok`` into ``out`` (lexicon.npz)."""
+    entries = read_lexicon_entries(data_dir, sources, mined)
     words = list(entries)
     ids_of = {w: [int(i) for i in e.ids] for w, e in zip(words, tok.encode_batch(words))}
-    lex = build_lexicon(entries, tok.vocab, list(LEXICON_TYPES), lambda w: ids_of[w])
+    lex = build_lexicon(entries, tok.vocab, lexicon_types(sources), lambda w: ids_of[w])
     lex.save(out)
     return lex

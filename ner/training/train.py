@@ -30,7 +30,7 @@ from ..text import fold_char
 from ..tokenizer import SPECIAL_TOKENS, TextTokenizer
 from .batches import collate, encode_examples, make_batches, mask_unknown, sample_epoch
 from .corpora import CORPORA, DEFAULT_DATA, Example, train_dev
-from .lexicon import build_lexicon_file
+from .lexicon import LEXICON_SOURCES, build_lexicon_file
 from .scoring import macro, score
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def build_assets(out: Path, train: list[Example], args) -> dict:
     info["bigrams"] = len(bigram_keys)
 
     if args.lexicons:
-        lex = build_lexicon_file(Path(args.data), args.lexicons, tok, out / "lexicon.npz")
+        lex = build_lexicon_file(Path(args.data), args.lexicons, tok, out / "lexicon.npz", args.mined_lexicon)
         info["lexicon_entries"] = len(lex.keys)
     return info
 
@@ -184,9 +184,9 @@ def parse_weights(pairs: list[str], corpora: list[str]) -> dict[str, float]:
     weights = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or name not in corpora and name not in ("extra", "augment"):
+        if not sep or name not in corpora and name not in ("extra", "augment", "compose"):
             raise SystemExit(f"error: --weights {pair!r}: expected CORPUS=W with CORPUS one of "
-                             f"{corpora + ['extra', 'augment']}")
+                             f"{corpora + ['extra', 'augment', 'compose']}")
         try:
             weights[name] = float(value)
         except ValueError:
@@ -209,9 +209,16 @@ def main(argv=None) -> None:
                     help="per-corpus sampling weight per epoch (2 = twice per epoch, 0.5 = a random half)")
     ap.add_argument("--augment", type=int, default=0, metavar="N",
                     help="add N mention-replacement sentences (gold sentences with their entities swapped)")
+    ap.add_argument("--compose", type=int, default=0, metavar="N",
+                    help="add N composition sentences (place + organisation + 总部, organisation + title + person, "
+                         "Latin-script names, @accounts: ner.training.compose)")
     ap.add_argument("--init", type=Path, help="warm start from an exported model directory (e.g. models/zh-ner-lite)")
-    ap.add_argument("--lexicons", nargs="*", default=["per", "loc", "org", "jieba"],
-                    choices=["per", "loc", "org", "jieba"])
+    ap.add_argument("--lexicons", nargs="*", default=["per", "loc", "org", "jieba"], choices=LEXICON_SOURCES,
+                    help="lexicon feature sources; corp (company short names, noisy) is a feature type of its own")
+    ap.add_argument("--mined-lexicon", type=Path,
+                    help="names mined from raw text (`python -m ner.training.silver`), added to the lexicon features")
+    ap.add_argument("--relexicon", action="store_true",
+                    help="with --init: rebuild the lexicon from --lexicons/--mined-lexicon instead of the model's")
     ap.add_argument("--extra", nargs="*", default=[], help="more training data: jsonl from `python -m ner.training.selftrain`")
     ap.add_argument("--assets", type=Path, help="reuse the vocabulary, bigrams and lexicon of an earlier run's assets/")
     ap.add_argument("--epochs", type=int, default=8)
@@ -249,6 +256,10 @@ def main(argv=None) -> None:
         from .augment import augment as mention_replacement
         gold = [ex for exs in by_corpus.values() for ex in exs]
         by_corpus["augment"] = mention_replacement(gold, args.augment, args.seed, args.data)
+    if args.compose:
+        from .compose import compose
+        gold = [ex for name, exs in by_corpus.items() if name in CORPORA for ex in exs]
+        by_corpus["compose"] = compose(gold, args.compose, args.seed, args.mined_lexicon)
     train = [ex for exs in by_corpus.values() for ex in exs]
     dev = [ex for exs in devs.values() for ex in exs]
 
@@ -260,6 +271,10 @@ def main(argv=None) -> None:
         if args.init:  # the inputs of an exported model: its vocabulary, bigram keys and lexicon
             from .warmstart import copy_assets
             info = copy_assets(args.init, assets)
+            if args.relexicon:  # same vocabulary, a new lexicon (more sources, a new feature type)
+                lex = build_lexicon_file(Path(args.data), args.lexicons, TextTokenizer(assets / "vocab.txt"),
+                                         assets / "lexicon.npz", args.mined_lexicon)
+                info["lexicon_entries"] = len(lex.keys)
         elif args.assets:  # same inputs as an earlier model: its vectors, vocabulary and lexicon
             import shutil
             shutil.copytree(args.assets, assets, dirs_exist_ok=True)
@@ -267,6 +282,9 @@ def main(argv=None) -> None:
                     if k in ("vocab_size", "bigrams", "lexicon_entries")}
         else:
             info = build_assets(assets, train, args)
+        if args.mined_lexicon:  # kept beside the run's other inputs; the export ships it with the model
+            import shutil
+            shutil.copy(args.mined_lexicon, assets / "mined_names.tsv")
         info.update({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                      "train_sentences": len(train), "dev_sentences": len(dev),
                      "train_chars": sum(len(e.text) for e in train)})

@@ -64,6 +64,29 @@ def net_shape(model_dir: Path) -> dict:
             "bigram_dim": int(bigram_dim), "lexicon_dim": lexicon_dim, "hidden": int(hidden)}
 
 
+def _input_columns(W: np.ndarray, net) -> np.ndarray:
+    """``W (4h, inputs)`` of an exported LSTM laid out for ``net``'s inputs.
+
+    When ``net``'s lexicon has another number of feature types (a new CORP type),
+    the old types keep their weights at their new places (the lexicon features are
+    ``(position, type)`` flattened) and the new type's columns start at zero.
+    """
+    base = net.char.embedding_dim + (net.bigram.embedding_dim if net.bigram is not None else 0)
+    old_lex = W.shape[1] - base
+    if old_lex % 4 == 2:  # an anchored export's two constant inputs
+        old_lex -= 2
+    new_lex = net.lexicon_dim
+    if old_lex == new_lex:
+        return W[:, : base + new_lex]
+    n_old, n_new = old_lex // 4, new_lex // 4
+    out = np.zeros((W.shape[0], base + new_lex), dtype=W.dtype)
+    out[:, :base] = W[:, :base]
+    for pos in range(4):
+        for t in range(min(n_old, n_new)):
+            out[:, base + pos * n_new + t] = W[:, base + pos * n_old + t]
+    return out
+
+
 def load_into(net, crf, model_dir: Path, *, reuse_output: bool = True, labels: list[str] | None = None) -> dict:
     """Copy ``model_dir``'s weights into ``net`` (a TaggerNet of the same shape) and ``crf``.
 
@@ -87,7 +110,7 @@ def load_into(net, crf, model_dir: Path, *, reuse_output: bool = True, labels: l
             lstm = getattr(net, which)
             W, R, B = w["lstm"][which]
             h = lstm.hidden_size
-            lstm.weight_ih_l0.copy_(torch.from_numpy(_gates(W[0][:, : lstm.input_size], h)))
+            lstm.weight_ih_l0.copy_(torch.from_numpy(_gates(_input_columns(W[0], net), h)))
             lstm.weight_hh_l0.copy_(torch.from_numpy(_gates(R[0], h)))
             lstm.bias_ih_l0.copy_(torch.from_numpy(_gates(B[0][: 4 * h], h)))
             lstm.bias_hh_l0.copy_(torch.from_numpy(_gates(B[0][4 * h :], h)))
