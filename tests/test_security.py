@@ -27,6 +27,7 @@ import pytest
 from server_util import ROOT, free_port, running_server
 
 import ner
+from ner import csvout
 from ner_app import view
 from ner_app.config import Settings
 from ner_app.service import NerService
@@ -392,7 +393,7 @@ def test_csv_download_neutralised_json_download_unchanged(toy, tmp_path):
     _, _, _, json_path, csv_path = NerService(Formulas(), Settings(), export_dir=tmp_path).analyze(text)
     assert json.loads(Path(json_path).read_text(encoding="utf-8"))["entities"][0]["text"] == "=cmd|'/C calc'!A0"
     assert "\n'=cmd|'/C calc'!A0," in Path(csv_path).read_text(encoding="utf-8-sig")
-    assert view.csv_cell("张三") == "张三" and view.csv_cell(-1) == -1
+    assert csvout.safe_cell("张三") == "张三" and csvout.safe_cell(-1) == -1
 
 
 # ------------------------------------------------------------ 6: disk
