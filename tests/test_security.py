@@ -627,14 +627,16 @@ def test_settings_of_every_limit_are_read_and_checked():
     s = Settings.from_env({"NER_MAX_REQUEST_CHARS": "300000", "NER_MAX_RESPONSE_BYTES": "1000",
                            "NER_ENGINE_CHUNK_CHARS": "5000", "NER_MAX_UPLOAD_BYTES": "4096",
                            "NER_HEADER_TIMEOUT": "2.5", "NER_BODY_TIMEOUT": "30", "NER_SHUTDOWN_TIMEOUT": "1",
-                           "NER_FILE_TTL": "120", "NER_CACHE_MAX_BYTES": "1048576", "NER_FRAME_ANCESTORS": "'none'"})
+                           "NER_FILE_TTL": "120", "NER_CACHE_MAX_BYTES": "1048576", "NER_FRAME_ANCESTORS": "'none'",
+                           "NER_DISCARD_BYTES": "1000"})
     assert (s.max_request_chars, s.max_response_bytes, s.engine_chunk_chars, s.max_upload_bytes) == (
         300_000, 1000, 5000, 4096)
     assert (s.header_timeout_s, s.body_timeout_s, s.shutdown_timeout_s, s.file_ttl_s, s.cache_max_bytes) == (
         2.5, 30.0, 1.0, 120, 1_048_576)
     assert s.frame_ancestors == "'none'" and Settings.from_env({}).cors_origins == ()
+    assert s.discard_bytes == 1000
     for name, value in [("NER_HEADER_TIMEOUT", "soon"), ("NER_BODY_TIMEOUT", "-1"), ("NER_FILE_TTL", "0"),
-                        ("NER_CACHE_MAX_BYTES", "lots"), ("NER_MAX_REQUEST_CHARS", "10"),
+                        ("NER_CACHE_MAX_BYTES", "lots"), ("NER_MAX_REQUEST_CHARS", "10"), ("NER_DISCARD_BYTES", "-5"),
                         ("NER_FRAME_ANCESTORS", "'self'\r\nSet-Cookie: x=1")]:
         with pytest.raises(ValueError, match=name):
             Settings.from_env({name: value})
