@@ -37,6 +37,7 @@ import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,10 @@ class BatchError(NerError):
 
 class StrictStop(BatchError):
     """``--strict``: the run stopped at a malformed record (everything before it is written)."""
+
+
+class WorkerDied(BrokenProcessPool):
+    """A worker of a pool that is not a process pool (a Ray actor) died with a chunk in hand."""
 
 
 @dataclass(frozen=True)
@@ -654,13 +659,15 @@ def fingerprint(sources: list[Source], fmt: str, opts: Options, model: str | Non
 def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None, threads: int | None = None,
         model: str | None = None, precision: str = "int8", opts: Options = Options(), fmt: str | None = None,
         strict: bool = False, overwrite: bool = False, progress: bool = True, chunk_chars: int = CHUNK_CHARS,
-        batch_size: int = BATCH_SIZE) -> Stats:
+        batch_size: int = BATCH_SIZE, make_pool=None) -> Stats:
     """Annotate every record of ``inputs`` into ``out``, resuming an interrupted run of the same command.
 
     ``workers`` processes (default: one per usable core; 0 = in this process) each
     run an ONNX Runtime session of ``threads`` threads (default: cores // workers).
-    Raises :class:`BatchError` for unusable inputs or options, and at the first
-    malformed record when ``strict``; ``KeyboardInterrupt`` leaves a resumable run.
+    ``make_pool(workers, model, options)``, when given, makes the pool instead (``submit(fn, texts)`` -> a
+    future, ``shutdown``): :class:`ner.distributed.RayPool` for ``--engine ray``.
+    Raises :class:`BatchError` for unusable inputs or options, at the first malformed record when ``strict``,
+    and when a worker dies (killed, out of memory); ``KeyboardInterrupt`` leaves a resumable run.
     """
     out = Path(out)
     sources = find_sources(inputs)
@@ -684,7 +691,9 @@ def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None
     writer = WRITERS[fmt](out, state["output"] if state else None)
     options = {"precision": precision, "threads": threads, "batch_size": batch_size}
     pool: ProcessPoolExecutor | InProcess
-    if workers == 0:
+    if make_pool is not None:
+        pool = make_pool(workers, model, options)
+    elif workers == 0:
         pool = InProcess(model, options)
     else:
         import multiprocessing
@@ -731,6 +740,9 @@ def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None
         _save_progress(progress_path(out), {"version": PROGRESS_VERSION, "fingerprint": mark, "done": True,
                                             "records": stats.records, "skipped": stats.skipped,
                                             "stats": stats.to_dict()})
+    except BrokenProcessPool:  # the chunks it held were never committed: resuming writes them once
+        raise BatchError(f"a worker died (killed, or out of memory); the {stats.records} records before its chunk "
+                         f"are written: run the same command again to resume") from None
     finally:
         pool.shutdown(wait=not pending, cancel_futures=True)
         writer.close()
