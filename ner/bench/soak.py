@@ -45,12 +45,15 @@ from .server import ROOT, running_server
 
 KINDS = ("page", "client", "rest", "mcp")
 LONGEST = 50_000
+#: ast.literal_eval in several threads at once can fail in CPython 3.11 ("AST constructor recursion depth mismatch")
+_EVAL = threading.Lock()
 
 
 def make_texts(n: int, seed: int = 0) -> list[str]:
     """``n`` distinct texts whose lengths spread evenly on a log scale from 1 to 50,000 characters."""
     rng = random.Random(seed)
-    body = "".join([SEED, NEWS, REPORT, POST, MIXED] * (LONGEST // 1000 + 1))
+    base = "".join([SEED, NEWS, REPORT, POST, MIXED])
+    body = base * (2 * LONGEST // len(base) + 1)
     texts = []
     for i in range(n):
         length = max(1, round(math.exp(math.log(LONGEST) * i / max(1, n - 1))))
@@ -88,7 +91,8 @@ async def _mcp_call(url: str, text: str) -> list[dict]:
     text = getattr(result.content[0], "text", "") if result.content else ""
     if result.isError:
         raise RuntimeError(f"MCP tool error: {text[:200]}")
-    return ast.literal_eval(text)["entities"]  # Gradio writes a dict result as its repr
+    with _EVAL:  # Gradio writes a dict result as its repr
+        return ast.literal_eval(text)["entities"]
 
 
 class Tally:
