@@ -105,9 +105,11 @@ class Guard:
         deadline = loop.time() + self.settings.body_timeout_s
         state = {"body_done": False, "refused": False, "started": False, "size": 0}
 
-        async def refuse(status: int, message: str) -> Message:
+        async def refuse(status: int, message: str, unread: bool = False) -> Message:
+            """Answer ``status`` (unless the app already began its answer); ``unread``: the body goes on, read
+            and drop it first (within bounds) so the client can read the answer."""
             state["refused"] = True
-            if status == 413 and state["size"] <= self.settings.discard_bytes:
+            if unread and state["size"] <= self.settings.discard_bytes:
                 await self._discard(receive)
             if not state["started"]:
                 await respond(send, status, message)
@@ -126,7 +128,8 @@ class Guard:
             if message["type"] == "http.request":
                 state["size"] += len(message.get("body", b""))
                 if state["size"] > limit:
-                    return await refuse(413, f"request body is over the limit of {limit} bytes")
+                    return await refuse(413, f"request body is over the limit of {limit} bytes",
+                                        unread=message.get("more_body", False))
                 state["body_done"] = not message.get("more_body", False)
             return message
 
