@@ -228,6 +228,44 @@ def test_an_upload_that_is_not_txt_is_refused(live):
 
 # ------------------------------------------------------------ 3: stalled clients hold no slot
 
+def _through_guard(headers: list, parts: list[bytes], app=None) -> tuple[int, int]:
+    """``(status, messages read)`` of a POST whose body comes in ``parts``, through the guard in process
+    (a 100-byte limit, 1,000 bytes drained at most); a receive past the last part would hang: it fails."""
+    import asyncio
+
+    from ner_app.guard import Guard
+
+    settings = Settings(max_body_bytes=100, discard_bytes=1000, body_timeout_s=5)
+    body = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]
+    read, sent = [0], []
+
+    async def receive():
+        if not body:
+            raise AssertionError("the guard waited for bytes after the last part")
+        read[0] += 1
+        return body.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    async def reading_app(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+
+    scope = {"type": "http", "path": "/api/v1/ner", "method": "POST", "headers": headers}
+    asyncio.run(asyncio.wait_for(Guard(app or reading_app, settings)(scope, receive, send), 5))
+    return sent[0]["status"], read[0]
+
+
+def test_the_guard_reads_an_oversize_body_before_its_413_so_the_client_can_read_it():
+    declared = [(b"content-length", b"500")]
+    assert _through_guard(declared, [b"x" * 100] * 5) == (413, 5)  # read whole, then answered: no reset
+    assert _through_guard([*declared, (b"expect", b"100-continue")], [b"x" * 100] * 5) == (413, 0)
+    assert _through_guard([(b"content-length", b"5000")], [b"x" * 1000] * 5) == (413, 0)  # over the drain bound
+    assert _through_guard([], [b"x" * 60] * 5) == (413, 5)  # chunked: the rest is drained after the limit
+    assert _through_guard([], [b"x" * 60, b"x" * 60]) == (413, 2)  # the limit crossed by the last part: no wait
+
+
 def test_64_stalled_bodies_do_not_lock_out_a_normal_client(live):
     stalled, slow_headers = [], []
     try:
