@@ -157,3 +157,17 @@ def test_engine_ray_skips_malformed_records_by_line_like_the_local_engine(ray_lo
     assert strict == 1
     written = (tmp_path / "strict.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(r)["entities"] for r in written] == in_process(items[:3])
+
+
+def test_a_ray_worker_that_dies_is_reported_as_a_dead_worker(ray_local):
+    from ner.batch import WorkerDied
+    from ner.distributed import RayPool
+
+    pool = RayPool(ray_local, 1, None, {"threads": 1, "precision": "int8"})
+    try:
+        assert pool.submit(None, [samples.SEED]).result(timeout=120) == in_process([samples.SEED])
+        ray_local.kill(pool.actors[0])
+        with pytest.raises(WorkerDied):  # ner.batch.run turns it into "a worker died ...; run the same command again"
+            pool.submit(None, [samples.SEED]).result(timeout=120)
+    finally:
+        pool.shutdown()
