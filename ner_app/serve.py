@@ -122,5 +122,5 @@ def build(args: dict[str, str]):
 
 
 
-#: ``serve run ner_app.serve:app``: the default deployment (2 replicas of 1 core).
-app = NerReplica.bind()
+#: ``serve run ner_app.serve:app``: the default deployment (2 replicas of 1 core and 1 thread each).
+app = build({})
