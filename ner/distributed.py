@@ -143,7 +143,8 @@ class RayPool:
             if exc is None:
                 done.set_result(fut.result())
             elif isinstance(exc, self.ray.exceptions.RayActorError):
-                done.set_exception(WorkerDied(f"Ray actor died: {exc}"))
+                first = (str(exc).strip().splitlines() or ["no reason given"])[0][:300]
+                done.set_exception(WorkerDied(f"a worker died (a Ray actor: {first})"))
             else:
                 done.set_exception(exc)
 

@@ -740,9 +740,10 @@ def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None
         _save_progress(progress_path(out), {"version": PROGRESS_VERSION, "fingerprint": mark, "done": True,
                                             "records": stats.records, "skipped": stats.skipped,
                                             "stats": stats.to_dict()})
-    except BrokenProcessPool:  # the chunks it held were never committed: resuming writes them once
-        raise BatchError(f"a worker died (killed, or out of memory); the {stats.records} records before its chunk "
-                         f"are written: run the same command again to resume") from None
+    except BrokenProcessPool as exc:  # the chunks it held were never committed: resuming writes them once
+        why = str(exc) if isinstance(exc, WorkerDied) else "a worker died (killed, or out of memory)"
+        raise BatchError(f"{why}; the {stats.records} records before its chunk are written: run the same command "
+                         f"again to resume") from None
     finally:
         pool.shutdown(wait=not pending, cancel_futures=True)
         writer.close()
