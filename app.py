@@ -34,7 +34,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 
@@ -43,9 +42,8 @@ from ner import samples
 from ner_app import view
 from ner_app.config import Settings
 from ner_app.files import FileArea, UploadsOnlyBlocks
-from ner_app.gate import EngineGate
 from ner_app.guard import Guard
-from ner_app.model_source import open_model
+from ner_app.model_source import load_engine
 from ner_app.inputs import api_text, as_sent, describe, entities_json
 from ner_app.rest import create_api, swagger_ui_folder
 from ner_app.server import bind, serve
@@ -80,15 +78,8 @@ THEME = gr.themes.Base(primary_hue="cyan", secondary_hue="pink", neutral_hue="sl
 
 
 def load_service(settings: Settings, files: FileArea | None = None) -> NerService:
-    """Load the model once (with the operator's NER_USER_DICT) and warm it with one call, so the first
-    request is as fast as the rest."""
-    options: dict[str, Any] = {"threads": settings.threads} if settings.threads else {}
-    rec, notice = open_model(settings.model, **options)
-    if settings.user_dict:
-        rec = rec.with_dictionary(settings.user_dict)  # FormatError names the file and line
-        log.info("user dictionary %s: %d entries", settings.user_dict, len(rec.dictionary or ()))
-    rec.recognize(samples.SEED)
-    gate = EngineGate(rec, slots=settings.engine_slots, chunk_chars=settings.engine_chunk_chars)
+    """Load the engine once (:func:`ner_app.model_source.load_engine`, as every Ray Serve replica does)."""
+    gate, notice = load_engine(settings)
     return NerService(gate, settings, notice=notice, files=files)
 
 

@@ -1,6 +1,7 @@
 """Command line: ``python -m ner "text"`` (or stdin, or ``--file PATH``) prints the entities as JSON.
 
-``--format doccano|label-studio|conll`` prints pre-annotations for an annotation tool instead,
+``--format csv`` prints the entities as CSV rows (the page's download, by the one writer of
+:mod:`ner.csvout`).  ``--format doccano|label-studio|conll`` prints pre-annotations for an annotation tool instead,
 one record per non-blank input line (offsets per line): doccano JSONL, a Label Studio task
 list with the entities as predictions, or CoNLL ``char<TAB>tag`` BIO lines.  They read back
 with :mod:`ner.formats`, so corrected files go straight into ``python -m ner.finetune``.
@@ -11,7 +12,7 @@ import argparse
 import json
 import sys
 
-OUTPUT_FORMATS = ("json", "doccano", "label-studio", "conll")
+OUTPUT_FORMATS = ("json", "csv", "doccano", "label-studio", "conll")
 
 
 def main(argv=None) -> int:
@@ -21,24 +22,30 @@ def main(argv=None) -> int:
     ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     ap.add_argument("--format", default="json", choices=OUTPUT_FORMATS,
-                    help="json (default): the whole text; the others: one record per non-blank line")
+                    help="json (default) and csv: the whole text; the others: one record per non-blank line")
     ap.add_argument("--dictionary", help="a user dictionary file (TEXT<TAB>TYPE lines, see ner.dictionary)")
     args = ap.parse_args(argv)
     if args.text is not None and args.file:
         ap.error("give the text or --file, not both")
+    from ner.textio import from_utf8, well_formed
+
     try:
         if args.file:
             from ner.textio import decode_bytes
 
             with open(args.file, "rb") as fh:
                 text, encoding, confident = decode_bytes(fh.read())
-            if not confident:
+            if not confident and encoding == "utf-8":
+                print(f"warning: {args.file} holds bytes that are not UTF-8; each was read as U+FFFD",
+                      file=sys.stderr)
+            elif not confident:
                 print(f"warning: the encoding of {args.file} is uncertain; read as {encoding} "
                       f"(save it as UTF-8 to be sure)", file=sys.stderr)
         elif args.text is not None:
-            text = args.text
+            # Python reads each byte of an argument that is not UTF-8 as a lone surrogate: U+FFFD, one for one
+            text = well_formed(args.text)
         else:
-            text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+            text = from_utf8(sys.stdin.buffer.read())
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -54,6 +61,11 @@ def main(argv=None) -> int:
         json.dump({"model": rec.name, "entities": [e.to_dict() for e in entities]}, sys.stdout, ensure_ascii=False,
                   indent=1)
         print()
+        return 0
+    if args.format == "csv":
+        from .csvout import entities_csv
+
+        sys.stdout.write(entities_csv(e.to_dict() for e in rec.recognize(text)))
         return 0
     sys.stdout.write(annotation_export(rec, text, args.format))
     return 0

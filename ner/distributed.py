@@ -8,24 +8,26 @@
 Ray's batch-inference pattern for a CPU model: ``map_batches`` with a callable class,
 so each actor loads the model once and then serves many batches.  The ``entities``
 of a row equal ``[e.to_dict() for e in ner.load(model).recognize(text)]`` exactly.
+``ner-batch --engine ray`` (:func:`run_files`) is the local batch engine with its chunks
+annotated by Ray actors.  A Ray instance started here listens on loopback only (:func:`init_ray`).
 Ray is an optional extra (``pip install "ai-ner-service[ray]"``), imported only here.
 """
 from __future__ import annotations
 
 import logging
-import time
+import os
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from ._optional import require
-from .batch import BatchError, Options, Record, Stats, WRITERS, find_sources, output_format, prepare_output, \
-    usable_cores
+from .batch import Stats, WorkerDied, run, usable_cores
+from .textio import well_formed
 
 log = logging.getLogger(__name__)
 
-#: Reading and decoding reserve no CPU: the annotating actors take one CPU per thread, and a read task waiting for a
-#: CPU they hold would wait for ever (measured: a 2-CPU instance with 2 actors never started reading).
-LIGHT = {"num_cpus": 0}
+#: Ray's switch for single machines: the node's address is 127.0.0.1, so a local instance listens on loopback only.
+LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 class Annotator:
@@ -51,6 +53,7 @@ class Annotator:
             if self.max_chars is not None and len(text) > self.max_chars:
                 raise ValueError(f"a text of {len(text)} characters is over the limit of {self.max_chars} "
                                  f"(max_chars); split it or raise the limit")
+        texts = [well_formed(t) for t in texts]  # the one decoding rule: a lone surrogate is U+FFFD
         found = [[e.to_dict() for e in ents] for ents in self.rec.recognize_batch(texts)]
         return batch.append_column("entities", pa.array(found, type=self.type))
 
@@ -74,112 +77,96 @@ def annotate(ds: Any, text_column: str = "text", model: str | Path | None = None
                                                  "max_chars": max_chars, "options": options})
 
 
-def run_files(inputs: list[str | Path], out: str | Path, *, opts: Options = Options(), fmt: str | None = None,
-              model: str | None = None, precision: str = "int8", address: str | None = None,
-              workers: int | None = None, threads: int | None = None, overwrite: bool = False,
-              batch_size: int = 64) -> Stats:
-    """``ner batch --engine ray``: read ``inputs`` with Ray Data, :func:`annotate`, write ``out`` in input order.
+def init_ray(address: str | None = None, **options) -> Any:
+    """The ``ray`` module, initialised: joined to the cluster at ``address`` (``ray start --head`` prints it;
+    "auto" finds a local one), or, with no address, a Ray instance started on this machine that listens on
+    loopback only, with no dashboard and no usage report.
 
-    Joins the cluster at ``address`` (``ray start --head`` prints it; "auto" finds
-    a local one), or starts Ray on this machine.  Unlike the local engine it does
-    not resume and does not skip malformed records: Ray reads whole files with
-    pyarrow, and a bad record stops the run with Ray's message.
+    Ray gives a node the machine's network address and opens its ports (GCS, raylet, object manager, agents,
+    workers) there; its own switch for single machines (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``) makes the
+    address 127.0.0.1, so every port listens on loopback.  A user who wants other machines to join starts
+    Ray with ``ray start --head`` and passes ``address``.
     """
-    ray = require("ray", "ner batch --engine ray", extra="ray")
-    out = Path(out)
-    sources = find_sources(inputs)
-    fmt = output_format(out, fmt)
-    prepare_output(out, {}, overwrite)
-    if not ray.is_initialized():
-        # a new local instance needs no dashboard; a cluster is joined as it is
-        ray.init(address=address, **({} if address else {"include_dashboard": False}))
-    elif address:
-        log.warning("Ray is already initialised in this process; --address %s is not used", address)
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
-    cpus = int(ray.cluster_resources().get("CPU", usable_cores()))
+    ray = require("ray", "Ray", extra="ray")
+    if ray.is_initialized():
+        if address:
+            log.warning("Ray is already initialised in this process; --address %s is not used", address)
+        return ray
+    if address:
+        ray.init(address=address, **options)
+        return ray
+    os.environ.update(LOOPBACK)  # Ray's processes started from here read it
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False  # this process read the variable when it imported ray
+    ray.init(**{"include_dashboard": False, **options})
+    return ray
+
+
+class _Worker:
+    """One Ray actor of :class:`RayPool`: loads the model once, then annotates chunks of texts."""
+
+    def __init__(self, model: str | None, options: dict):
+        import ner
+
+        self.rec = ner.load(model, **options)
+
+    def annotate(self, texts: list[str]) -> list[list[dict]]:
+        from .batch import annotate_texts
+
+        return annotate_texts(self.rec, texts)
+
+
+class RayPool:
+    """The pool of ``ner-batch --engine ray``: ``workers`` actors of ``options["threads"]`` CPUs each.
+
+    It has the shape of the local engine's process pool (:meth:`submit` returns a future), so
+    :func:`ner.batch.run` reads the inputs, reports malformed records by line (``--strict`` stops),
+    keeps the input order and resumes exactly as with local workers; only the annotating runs on Ray.
+    """
+
+    def __init__(self, ray: Any, workers: int, model: str | None, options: dict):
+        self.ray = ray
+        actor = ray.remote(num_cpus=options.get("threads", 1))(_Worker)
+        self.actors = [actor.remote(model, options) for _ in range(max(1, workers))]
+        self.turn = 0
+
+    def submit(self, fn, texts: list[str]) -> Future:
+        """``fn`` is the local engine's worker function; an actor runs its own :meth:`_Worker.annotate`."""
+        actor = self.actors[self.turn % len(self.actors)]
+        self.turn += 1  # in turn: the run commits chunks in order anyway, and each actor takes one at a time
+        done: Future = Future()
+
+        def settle(fut: Future) -> None:
+            exc = fut.exception()
+            if exc is None:
+                done.set_result(fut.result())
+            elif isinstance(exc, self.ray.exceptions.RayActorError):
+                first = (str(exc).strip().splitlines() or ["no reason given"])[0][:300]
+                done.set_exception(WorkerDied(f"a worker died (a Ray actor: {first})"))
+            else:
+                done.set_exception(exc)
+
+        actor.annotate.remote(texts).future().add_done_callback(settle)
+        return done
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor)
+
+
+def run_files(inputs: list[str | Path], out: str | Path, *, address: str | None = None,
+              workers: int | None = None, threads: int | None = None, **options) -> Stats:
+    """``ner-batch --engine ray``: :func:`ner.batch.run` with its chunks annotated by Ray actors
+    (:class:`RayPool`), on the cluster at ``address`` or on a loopback-only local instance (:func:`init_ray`).
+
+    The inputs are read here, by the local engine's readers: only this machine needs them, and the output
+    is the local engine's byte for byte, resumable the same way.  ``workers`` actors (default: the cluster's
+    CPUs // ``threads``) of ``threads`` threads (default 1); ``options`` as for :func:`ner.batch.run`.
+    """
+    ray = init_ray(address)
     threads = threads or 1
-    concurrency = workers or max(1, cpus // threads)
-    writer = WRITERS[fmt](out, None)
-    stats = Stats(workers=concurrency, threads=threads)
-    t0 = time.perf_counter()
-    try:
-        for group in _groups(sources):
-            ds, names = _read(ray, group, opts)
-            done = annotate(ds, opts.text_column, model, concurrency, threads=threads, batch_size=batch_size,
-                            max_chars=opts.max_chars, precision=precision)
-            ordinal = 0
-            for batch in done.iter_batches(batch_format="pyarrow", batch_size=batch_size):
-                rows = batch.to_pydict()
-                records = []
-                for k, text in enumerate(rows[opts.text_column]):
-                    ordinal += 1
-                    if "path" in rows:
-                        rid = names[rows["path"][k]]
-                    elif opts.id_column is not None:
-                        rid = str(rows[opts.id_column][k])
-                    else:
-                        rid = f"{names[None]}:{ordinal}"
-                    records.append(Record(rid, text))
-                writer.write(records, rows["entities"])
-                stats.records += len(records)
-                stats.entities += sum(len(e) for e in rows["entities"])
-                stats.chars += sum(len(r.text) for r in records)
-        writer.commit()
-        writer.finish()
-    finally:
-        writer.close()
-    stats.seconds = time.perf_counter() - t0
-    return stats
-
-
-def _groups(sources):
-    """Consecutive .txt files form one dataset (they are many and small); every other file is its own."""
-    group: list = []
-    for s in sources:
-        if s.kind == "txt":
-            group.append(s)
-            continue
-        if group:
-            yield group
-            group = []
-        yield [s]
-    if group:
-        yield group
-
-
-def _read(ray, group, opts: Options):
-    """A Ray Dataset of one group of sources, and the names its ids are made from."""
-    first = group[0]
-    if first.kind == "txt":
-        names = {str(s.path.resolve()): s.name for s in group}
-        ds = ray.data.read_binary_files(list(names), include_paths=True, **LIGHT)
-        ds = ds.map(_decode_file, fn_kwargs={"column": opts.text_column}, **LIGHT)
-        return ds, names
-    path, columns = str(first.path.resolve()), [c for c in (opts.text_column, opts.id_column) if c]
-    if first.kind == "jsonl":
-        ds = ray.data.read_json(path, lines=True, file_extensions=None, **LIGHT)
-    elif first.kind == "csv":
-        ds = ray.data.read_csv(path, file_extensions=None, **LIGHT,
-                               parse_options=_csv_parse_options(first.path.suffix.lower() == ".tsv"))
-    elif first.kind == "parquet":
-        ds = ray.data.read_parquet(path, columns=columns, file_extensions=None, **LIGHT)
-    else:
-        raise BatchError(f"--engine ray cannot read {first.name!r}")
-    missing = [c for c in columns if c not in ds.columns()]
-    if missing:
-        raise BatchError(f"{first.name}: no column {missing[0]!r} ({', '.join(ds.columns())}); "
-                         f"set --text-column / --id-column")
-    return ds.select_columns(columns), {None: first.name}
-
-
-def _csv_parse_options(tsv: bool):
-    from pyarrow import csv as pacsv
-
-    return pacsv.ParseOptions(delimiter="\t" if tsv else ",")
-
-
-def _decode_file(row: dict, column: str) -> dict:
-    from .textio import decode_bytes
-
-    text, _encoding, _confident = decode_bytes(row["bytes"])
-    return {"path": row["path"], column: text}
+    workers = workers or max(1, int(ray.cluster_resources().get("CPU", usable_cores())) // threads)
+    return run(inputs, out, workers=workers, threads=threads,
+               make_pool=lambda n, model, opts: RayPool(ray, n, model, opts), **options)

@@ -1,7 +1,9 @@
 """Text from outside the process: bytes of unknown encoding -> str, and str -> text every codec can encode.
 
-The one home of encoding detection (the app's uploads, the CLI's ``--file``) and of the
-rule for code points UTF-8 cannot carry.
+The one home of encoding detection (the app's uploads, the CLI's ``--file``, ``ner-batch``'s .txt files) and
+of the one decoding rule of every entry point (the server, the CLI's argument, ``--file`` and stdin, batch
+records): a lone surrogate, or a byte that is not part of a character, becomes U+FFFD, one code point for one,
+so offsets into the result are code-point offsets into what was sent.
 """
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ def decode_bytes(data: bytes) -> tuple[str, str, bool]:
 
     matches = [m for m in from_bytes(data) if _decodes(data, m.encoding)]
     if not matches:
-        return data.decode("utf-8", errors="replace"), "utf-8", False
+        return from_utf8(data), "utf-8", False
     least = min(m.chaos for m in matches)
     rivals = [m for m in matches if m.chaos <= least + RIVAL_CHAOS]
     rank = {name: i for i, name in enumerate(PREFERRED)}
@@ -67,6 +69,12 @@ def well_formed(text: str) -> str:
         return text
     except UnicodeEncodeError:
         return _SURROGATE.sub(REPLACEMENT, text)
+
+
+def from_utf8(data: bytes, encoding: str = "utf-8") -> str:
+    """``data`` read as ``encoding`` (UTF-8 by default), each byte that is not part of a character read as
+    U+FFFD: one code point per stray byte, so one bad byte never costs the rest of the text."""
+    return well_formed(data.decode(encoding, "surrogateescape"))
 
 
 def _decodes(data: bytes, encoding: str) -> bool:

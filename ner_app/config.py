@@ -29,6 +29,8 @@ class Settings:
     #: characters one engine turn takes before the next waiting request gets its turn
     engine_chunk_chars: int = 20_000
     max_body_bytes: int = 8 * MIB
+    #: bytes of an over-limit body read and dropped so the client can read its 413 (more: closed unread)
+    discard_bytes: int = 32 * MIB
     #: bytes of one uploaded file (Gradio's max_file_size)
     max_upload_bytes: int = 8 * 100_000
     #: seconds a client may take to send its request headers, and then its body
@@ -76,6 +78,7 @@ class Settings:
             engine_slots=_int(env, "NER_ENGINE_SLOTS", cls.engine_slots),
             engine_chunk_chars=_int(env, "NER_ENGINE_CHUNK_CHARS", cls.engine_chunk_chars),
             max_body_bytes=max(_int(env, "NER_MAX_BODY_BYTES", cls.max_body_bytes), body_floor),
+            discard_bytes=_int(env, "NER_DISCARD_BYTES", cls.discard_bytes),
             max_upload_bytes=_int(env, "NER_MAX_UPLOAD_BYTES", 8 * max_chars),
             header_timeout_s=_seconds(env, "NER_HEADER_TIMEOUT", cls.header_timeout_s),
             body_timeout_s=_seconds(env, "NER_BODY_TIMEOUT", cls.body_timeout_s),

@@ -1,7 +1,7 @@
 """The ASGI layer in front of the whole server (REST routes and the Gradio page alike).
 
 Every response gets the security headers; every request body is bounded in bytes
-and in time; uploads must fit the file cache; Gradio routes this app does not use
+and in time (an over-limit body is read and dropped, up to a bound, so the client can read its 413); uploads must fit the file cache; Gradio routes this app does not use
 (URL fetching, proxying, deep links, recordings, monitoring...) answer 404; and a
 client that goes away mid-request leaves no traceback in the log.
 """
@@ -80,6 +80,8 @@ class Guard:
         limit = self.upload_limit if is_upload else self.settings.max_body_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
+            if declared <= self.settings.discard_bytes and not _expects_continue(scope):
+                await self._discard(receive)
             await respond(send, 413, f"request body of {declared} bytes is over the limit of {limit} bytes")
             return
         claimed, files = 0, self.files
@@ -103,8 +105,12 @@ class Guard:
         deadline = loop.time() + self.settings.body_timeout_s
         state = {"body_done": False, "refused": False, "started": False, "size": 0}
 
-        async def refuse(status: int, message: str) -> Message:
+        async def refuse(status: int, message: str, unread: bool = False) -> Message:
+            """Answer ``status`` (unless the app already began its answer); ``unread``: the body goes on, read
+            and drop it first (within bounds) so the client can read the answer."""
             state["refused"] = True
+            if unread and state["size"] <= self.settings.discard_bytes:
+                await self._discard(receive)
             if not state["started"]:
                 await respond(send, status, message)
             return {"type": "http.disconnect"}  # the app stops reading; its own answer is dropped
@@ -122,7 +128,8 @@ class Guard:
             if message["type"] == "http.request":
                 state["size"] += len(message.get("body", b""))
                 if state["size"] > limit:
-                    return await refuse(413, f"request body is over the limit of {limit} bytes")
+                    return await refuse(413, f"request body is over the limit of {limit} bytes",
+                                        unread=message.get("more_body", False))
                 state["body_done"] = not message.get("more_body", False)
             return message
 
@@ -147,6 +154,26 @@ class Guard:
                     await respond(send, 503, "the server is shutting down; retry in a moment")
                 else:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _discard(self, receive: Receive) -> None:
+        """Read and drop the rest of a refused body (at most ``discard_bytes`` in all, within the body timeout).
+
+        A client sends its whole body before it reads the answer: a server that closes the connection with
+        bytes unread makes the kernel send a reset, and the client sees "connection reset" instead of the 413.
+        A client that sent ``Expect: 100-continue`` is answered at once instead and sends no body at all."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.body_timeout_s
+        size = 0
+        while size <= self.settings.discard_bytes:
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.001))
+            except asyncio.TimeoutError:
+                return
+            if message["type"] != "http.request":
+                return
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
     def stop(self) -> None:
         """The server is shutting down: requests it cancels from now on end with a 503, quietly."""
@@ -177,6 +204,10 @@ def _file_target(path: str) -> str:
         if path.startswith(prefix):
             return path[len(prefix):].lstrip()
     return path
+
+
+def _expects_continue(scope: Scope) -> bool:
+    return any(name == b"expect" and value.lower() == b"100-continue" for name, value in scope.get("headers", []))
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -8,8 +8,12 @@ import re
 from pathlib import Path
 
 import ner
+from ner import samples
 from ner.errors import HubError, HubUnavailable, ModelError
 from ner.spec import read_spec
+
+from .config import Settings
+from .gate import EngineGate
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +113,16 @@ def open_model(value: str | None, cache_dir: str | Path | None = None, *, strict
         reason = detail = f"the model {value!r} could not be used: {exc} The embedded model is used instead."
     log.warning("%s", detail)
     return ner.load(ner.EMBEDDED_MODEL, **options), reason
+
+
+def load_engine(settings: Settings) -> tuple[EngineGate, str | None]:
+    """The engine every server of the app shares out (``python app.py`` and each Ray Serve replica): the model
+    of ``NER_MODEL`` with the operator's ``NER_USER_DICT``, warmed with one call (so the first request is as
+    fast as the rest) and behind an :class:`EngineGate` of ``NER_ENGINE_SLOTS`` slots; and the fallback notice."""
+    options: dict = {"threads": settings.threads} if settings.threads else {}
+    rec, notice = open_model(settings.model, **options)
+    if settings.user_dict:
+        rec = rec.with_dictionary(settings.user_dict)  # FormatError names the file and line
+        log.info("user dictionary %s: %d entries", settings.user_dict, len(rec.dictionary or ()))
+    rec.recognize(samples.SEED)
+    return EngineGate(rec, slots=settings.engine_slots, chunk_chars=settings.engine_chunk_chars), notice

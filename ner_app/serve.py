@@ -4,24 +4,38 @@
     serve run ner_app.serve:build replicas=4 threads=2            # 4 replicas of 2 ONNX Runtime threads
     serve run ner_app.serve:build min_replicas=1 max_replicas=8   # autoscaling between the bounds
 
-Every replica builds the same FastAPI app as ``python app.py`` (``POST /api/v1/ner``,
-``GET /healthz``, the same limits from the same ``NER_*`` variables); Serve's proxy
-spreads requests over the replicas and restarts one whose health check fails.
-The Gradio page is not served here: run ``python app.py`` for it.  Needs the ray
-extra (``pip install "ai-ner-service[ray]"``).
+Every replica builds the same REST app as ``python app.py``, by the same functions
+(:func:`ner_app.model_source.load_engine`: the model, ``NER_USER_DICT`` and the engine gate;
+:func:`ner_app.rest.create_api`: the routes, limits and error bodies), from the same ``NER_*``
+variables; Serve's proxy spreads requests over the replicas and restarts one whose health
+check fails.  The proxy is where the sockets are, so it gets ``python app.py``'s front
+(:func:`proxy_middlewares`: the :class:`ner_app.guard.Guard` with its body limits and
+timeouts, and the header deadline of :mod:`ner_app.server`) when Ray starts with
+
+    export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=ner_app.serve:proxy_middlewares
+    export RAY_SERVE_DEFAULT_HTTP_HOST=127.0.0.1      # the proxy listens on loopback (the default here)
+
+set in the environment of ``ray start`` / ``serve run`` (a proxy started without it has no guard:
+:func:`build` logs a warning).  The Gradio page is not served here: run ``python app.py`` for it.
+Needs the ray extra (``pip install "ai-ner-service[ray]"``).
 """
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
+import uvicorn.config
 from ray import serve
+from starlette.middleware import Middleware
 
 from ner import samples
 from ner.settings import positive_int
 from ner_app.config import Settings
-from ner_app.model_source import open_model
-from ner_app.rest import create_api
+from ner_app.guard import Guard
+from ner_app.model_source import load_engine
+from ner_app.rest import create_api, swagger_ui_folder
+from ner_app.server import HeaderTimeoutProtocol
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +44,40 @@ MAX_ONGOING = 8
 #: Autoscaling aims at this many requests in flight per replica.
 TARGET_ONGOING = 2
 
+#: What Serve's proxy must be started with to get the guard (see the module docstring).
+PROXY_CALLBACK = f"{__name__}:proxy_middlewares"
+
 #: The recognizer of this replica process, for the health check (set when the replica builds its app).
 _replica: dict[str, Any] = {}
 
 
 def build_api():
-    """The REST app of one replica: the model named by ``NER_MODEL`` (default: embedded), loaded and warmed once."""
+    """The REST app of one replica, as ``python app.py`` builds it: the engine of ``NER_MODEL`` (default:
+    embedded) loaded, warmed and gated once, and the same routes, limits and error bodies."""
     settings = Settings.from_env()
-    options = {"threads": settings.threads} if settings.threads else {}
-    rec, notice = open_model(settings.model, **options)
-    rec.recognize(samples.SEED)
-    _replica["rec"] = rec
-    log.info("replica ready: model %r", rec.name)
-    return create_api(rec, settings, notice=notice)
+    engine, notice = load_engine(settings)
+    _replica["rec"] = engine
+    log.info("replica ready: model %r", engine.name)
+    return create_api(engine, settings, notice=notice, docs_assets=swagger_ui_folder())
+
+
+class ProxyProtocol(HeaderTimeoutProtocol):
+    """The HTTP protocol of Serve's proxy: h11 with ``python app.py``'s header deadline (set by
+    :func:`proxy_middlewares` from ``NER_HEADER_TIMEOUT``)."""
+
+
+def proxy_middlewares() -> list[Middleware]:
+    """``RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=ner_app.serve:proxy_middlewares``: called once in each
+    proxy process before it listens.  Its sockets get ``python app.py``'s front: the :class:`Guard` (body
+    size and time limits, the readable 413, the security headers) as the outermost middleware, and uvicorn's
+    protocol replaced by :class:`ProxyProtocol`, so half-sent headers get the same 408 after the same time."""
+    settings = Settings.from_env()
+    ProxyProtocol.header_timeout_s = settings.header_timeout_s
+    # Serve builds its uvicorn.Config with the default http="auto": that name now means the guarded protocol
+    uvicorn.config.HTTP_PROTOCOLS["auto"] = f"{__name__}:ProxyProtocol"
+    log.info("Serve proxy guarded: body limit %d bytes, header/body timeouts %g/%g s", settings.max_body_bytes,
+             settings.header_timeout_s, settings.body_timeout_s)
+    return [Middleware(Guard, settings=settings)]
 
 
 class Replica:
@@ -70,6 +105,9 @@ def build(args: dict[str, str]):
     unknown = set(args) - {"replicas", "min_replicas", "max_replicas", "threads"}
     if unknown:
         raise ValueError(f"unknown argument(s) {sorted(unknown)}; use replicas, min_replicas, max_replicas, threads")
+    if os.environ.get("RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH") != PROXY_CALLBACK:
+        log.warning("Serve's proxy may run without the app's guard (no body limits or timeouts against stalled "
+                    "clients): start Ray with RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=%s", PROXY_CALLBACK)
     threads = positive_int(args, "threads", 1)
     actor = {"num_cpus": threads, "runtime_env": {"env_vars": {"NER_THREADS": str(threads)}}}
     if "min_replicas" in args or "max_replicas" in args:
@@ -82,3 +120,7 @@ def build(args: dict[str, str]):
     return NerReplica.options(num_replicas=positive_int(args, "replicas", 2), ray_actor_options=actor).bind()
 
 
+
+
+#: ``serve run ner_app.serve:app``: the default deployment (2 replicas of 1 core and 1 thread each).
+app = build({})

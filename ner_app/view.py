@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import bisect
 import colorsys
-import csv
 import html
-import io
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from ner import Entity
+from ner.csvout import entities_csv
 from ner.textio import decode_bytes
 
 #: Highlight colour of the seed types; every other type gets a colour from FALLBACK_COLORS, then generated ones.
@@ -22,7 +21,6 @@ FALLBACK_COLORS = ("#FF00FF", "#39FF14", "#FF9F1C", "#B388FF", "#FF80AB", "#64FF
 #: Plain-language names of the seed types; a model's config.json ``display_names`` names the others.
 TYPE_NAMES = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
 TABLE_HEADERS = ["实体", "类型", "起始", "结束", "置信度"]  # text, type, start, end, score
-CSV_FIELDS = ["text", "type", "start", "end", "score", "source"]
 #: The download formats beside JSON and CSV: (key, file name, what it is)
 ANNOTATION_FORMATS = (("doccano", "doccano.jsonl", "doccano JSONL"),
                       ("label-studio", "label-studio-tasks.json", "Label Studio 预标注"),
@@ -149,25 +147,9 @@ def to_json(text: str, entities: Sequence[Entity], model: str, types: Sequence[s
 
 
 def to_csv(entities: Sequence[Entity]) -> str:
-    """The downloadable CSV (RFC 4180: CRLF rows, so a CR inside a cell is quoted): a header row, then one row
-    per entity, every text cell made inert (:func:`csv_cell`)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\r\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows({k: csv_cell(v) for k, v in e.to_dict().items()} for e in entities)
-    return buf.getvalue()
-
-
-#: A cell starting with one of these is a formula to a spreadsheet program (OWASP "CSV Injection"; ASVS adds NUL).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
-
-
-def csv_cell(value):
-    """``value`` as a spreadsheet will read it as plain text: a string starting with = + - @ tab, CR or NUL
-    gets a leading ``'`` (OWASP's rule; the quote is shown, the formula never runs).  Numbers are unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    """The downloadable CSV, by the project's one CSV writer (:func:`ner.csvout.entities_csv`: RFC 4180, every
+    text cell made inert for spreadsheets): a header row, then one row per entity."""
+    return entities_csv(e.to_dict() for e in entities)
 
 
 def annotation_export(text: str, entities: Sequence[Entity], fmt: str, model: str) -> str:

@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 KINDS = {"test_api": "app", "test_app": "app", "test_bad_input": "app", "test_model_source": "app",
          "test_browser": "e2e", "test_load": "e2e", "test_raner_export": "export",
          "test_distributed": "e2e", "test_docker": "e2e", "test_mcp": "app", "test_page": "e2e",
-         "test_page_model": "e2e", "test_finetune": "e2e"}
+         "test_page_model": "e2e", "test_finetune": "e2e", "test_serve_guard": "e2e",
+         "test_batch_kill": "e2e"}
 SLOW = {"app", "e2e", "export"}
 
 
@@ -83,6 +84,39 @@ def server_url(toy_dir):
 
     with running_server(toy_dir) as (url, _proc):
         yield url
+
+
+#: What the Ray instance of the tests gives its processes: Serve's proxy gets the app's guard, with short timeouts.
+RAY_ENV = {"RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": "ner_app.serve:proxy_middlewares",
+           "NER_HEADER_TIMEOUT": "4", "NER_BODY_TIMEOUT": "4"}
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray instance for the session (2 CPUs, loopback only, no dashboard, no usage report)."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+    from ner.distributed import init_ray
+
+    saved = {k: os.environ.get(k) for k in RAY_ENV}
+    os.environ.update(RAY_ENV)  # Ray's processes (the proxy, the replicas) inherit them at start
+    try:
+        ray = init_ray(num_cpus=2, log_to_driver=False, configure_logging=False)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    try:
+        yield ray
+    finally:
+        try:
+            from ray import serve
+
+            serve.shutdown()
+        finally:
+            ray.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,7 @@ def test_malformed_records_are_reported_by_line_and_skipped(tmp_path, caplog):
     warnings = [r.getMessage() for r in caplog.records]
     for line, reason in [(2, "not valid JSON"), (4, "a JSON list"), (5, "'text' is missing"),
                          (6, "is a int, not a string"), (7, "51 characters is over --max-chars 50"),
-                         (9, "not utf-8 text")]:
+                         (9, "2 byte(s) that are not utf-8 text read as U+FFFD"), (9, "not valid JSON")]:
         assert any(f"line {line}: " in w and reason in w for w in warnings), (line, warnings)
 
 

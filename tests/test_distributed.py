@@ -3,6 +3,7 @@ on one local Ray instance bound to loopback, compared with in-process results.""
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -19,24 +20,6 @@ def texts(n):
 
 def in_process(items):
     return [[e.to_dict() for e in ents] for ents in ner.load().recognize_batch(items)]
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # no usage report leaves the machine
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-             configure_logging=False)
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
-    try:
-        yield ray
-    finally:
-        try:
-            from ray import serve
-
-            serve.shutdown()
-        finally:
-            ray.shutdown()
 
 
 def test_annotate_adds_entities_equal_to_recognize_batch(ray_local):
@@ -70,17 +53,31 @@ def test_ner_batch_engine_ray_writes_what_the_local_engine_writes(ray_local, tmp
     assert rows[0]["id"] == f"{src}:1"
 
 
-def test_serve_two_replicas_answer_concurrent_requests_like_in_process(ray_local):
-    httpx = pytest.importorskip("httpx")
+@pytest.fixture
+def serve_url(ray_local):
+    """Ray Serve on a free loopback port with ``replicas`` replicas of the REST API; shut down afterwards."""
     from ray import serve
 
     from ner.bench.server import free_port
     from ner_app.serve import build
 
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build({"replicas": "2"}), name="ner", route_prefix="/")
-    url = f"http://127.0.0.1:{port}"
+    def start(replicas: int) -> str:
+        port = free_port()
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(build({"replicas": str(replicas)}), name="ner", route_prefix="/")
+        return f"http://127.0.0.1:{port}"
+
+    try:
+        yield start
+    finally:
+        serve.shutdown()
+
+
+def test_serve_two_replicas_answer_concurrent_requests_like_in_process(serve_url):
+    httpx = pytest.importorskip("httpx")
+    from ray import serve
+
+    url = serve_url(2)
     replicas = serve.status().applications["ner"].deployments["ner"].replica_states
     assert replicas.get("RUNNING") == 2
     assert httpx.get(f"{url}/healthz", timeout=30).json()["status"] == "ok"
@@ -100,3 +97,77 @@ def test_serve_two_replicas_answer_concurrent_requests_like_in_process(ray_local
     assert [r["entities"] for r in batch_answer["results"]] == want[:5]
     refused = httpx.post(f"{url}/api/v1/ner", content=b"{", headers={"content-type": "application/json"}, timeout=60)
     assert refused.status_code == 400 and "error" in refused.json()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process started by ``pid``, directly or not (Ray's GCS and raylet are this process's children,
+    its workers the raylet's)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, parent in parents.items() if parent == p and c not in found]
+        found.update(kids)
+        todo += kids
+    return found
+
+
+def test_a_local_ray_instance_listens_on_loopback_only(ray_local):
+    import re
+    import shutil
+    import subprocess
+
+    assert ray_local.util.get_node_ip_address() == "127.0.0.1"
+    if not shutil.which("ss"):
+        pytest.skip("no ss to list listening sockets")
+    ours = descendants(os.getpid())
+    listening = []
+    for line in subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, timeout=30).stdout.splitlines():
+        pids = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        if pids & ours:
+            listening.append(line.split()[3])  # the local address:port
+    assert len(listening) >= 3, listening  # the GCS, the raylet, the workers...
+    assert [a for a in listening if not a.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:"))] == []
+
+
+def test_engine_ray_skips_malformed_records_by_line_like_the_local_engine(ray_local, tmp_path, caplog):
+    items = texts(6)
+    lines = [json.dumps({"text": t}, ensure_ascii=False) for t in items[:3]] + ["{not json", json.dumps({"body": 1})]
+    lines += [json.dumps({"text": t}, ensure_ascii=False) for t in items[3:]]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    logs = {}
+    for engine in ("ray", "local"):
+        caplog.clear()
+        rc = batch_cli.main([str(src), "--out", str(tmp_path / f"{engine}.jsonl"), "--engine", engine,
+                             "--workers", "2", "--quiet"])
+        assert rc == 0
+        logs[engine] = sorted(r.getMessage() for r in caplog.records if "skipped" in r.getMessage())
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert logs["ray"] == logs["local"]
+    assert [m.split(": ")[0] for m in logs["ray"]] == [f"{src} line 4", f"{src} line 5"]
+    strict = batch_cli.main([str(src), "--out", str(tmp_path / "strict.jsonl"), "--engine", "ray", "--strict",
+                             "--quiet"])
+    assert strict == 1
+    written = (tmp_path / "strict.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(r)["entities"] for r in written] == in_process(items[:3])
+
+
+def test_a_ray_worker_that_dies_is_reported_as_a_dead_worker(ray_local):
+    from ner.batch import WorkerDied
+    from ner.distributed import RayPool
+
+    pool = RayPool(ray_local, 1, None, {"threads": 1, "precision": "int8"})
+    try:
+        assert pool.submit(None, [samples.SEED]).result(timeout=120) == in_process([samples.SEED])
+        ray_local.kill(pool.actors[0])
+        with pytest.raises(WorkerDied):  # ner.batch.run turns it into "a worker died ...; run the same command again"
+            pool.submit(None, [samples.SEED]).result(timeout=120)
+    finally:
+        pool.shutdown()

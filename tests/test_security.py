@@ -27,6 +27,7 @@ import pytest
 from server_util import ROOT, free_port, running_server
 
 import ner
+from ner import csvout
 from ner_app import view
 from ner_app.config import Settings
 from ner_app.service import NerService
@@ -227,6 +228,44 @@ def test_an_upload_that_is_not_txt_is_refused(live):
 
 # ------------------------------------------------------------ 3: stalled clients hold no slot
 
+def _through_guard(headers: list, parts: list[bytes], app=None) -> tuple[int, int]:
+    """``(status, messages read)`` of a POST whose body comes in ``parts``, through the guard in process
+    (a 100-byte limit, 1,000 bytes drained at most); a receive past the last part would hang: it fails."""
+    import asyncio
+
+    from ner_app.guard import Guard
+
+    settings = Settings(max_body_bytes=100, discard_bytes=1000, body_timeout_s=5)
+    body = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]
+    read, sent = [0], []
+
+    async def receive():
+        if not body:
+            raise AssertionError("the guard waited for bytes after the last part")
+        read[0] += 1
+        return body.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    async def reading_app(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+
+    scope = {"type": "http", "path": "/api/v1/ner", "method": "POST", "headers": headers}
+    asyncio.run(asyncio.wait_for(Guard(app or reading_app, settings)(scope, receive, send), 5))
+    return sent[0]["status"], read[0]
+
+
+def test_the_guard_reads_an_oversize_body_before_its_413_so_the_client_can_read_it():
+    declared = [(b"content-length", b"500")]
+    assert _through_guard(declared, [b"x" * 100] * 5) == (413, 5)  # read whole, then answered: no reset
+    assert _through_guard([*declared, (b"expect", b"100-continue")], [b"x" * 100] * 5) == (413, 0)
+    assert _through_guard([(b"content-length", b"5000")], [b"x" * 1000] * 5) == (413, 0)  # over the drain bound
+    assert _through_guard([], [b"x" * 60] * 5) == (413, 5)  # chunked: the rest is drained after the limit
+    assert _through_guard([], [b"x" * 60, b"x" * 60]) == (413, 2)  # the limit crossed by the last part: no wait
+
+
 def test_64_stalled_bodies_do_not_lock_out_a_normal_client(live):
     stalled, slow_headers = [], []
     try:
@@ -392,7 +431,7 @@ def test_csv_download_neutralised_json_download_unchanged(toy, tmp_path):
     _, _, _, json_path, csv_path = NerService(Formulas(), Settings(), export_dir=tmp_path).analyze(text)
     assert json.loads(Path(json_path).read_text(encoding="utf-8"))["entities"][0]["text"] == "=cmd|'/C calc'!A0"
     assert "\n'=cmd|'/C calc'!A0," in Path(csv_path).read_text(encoding="utf-8-sig")
-    assert view.csv_cell("张三") == "张三" and view.csv_cell(-1) == -1
+    assert csvout.safe_cell("张三") == "张三" and csvout.safe_cell(-1) == -1
 
 
 # ------------------------------------------------------------ 6: disk
@@ -626,14 +665,16 @@ def test_settings_of_every_limit_are_read_and_checked():
     s = Settings.from_env({"NER_MAX_REQUEST_CHARS": "300000", "NER_MAX_RESPONSE_BYTES": "1000",
                            "NER_ENGINE_CHUNK_CHARS": "5000", "NER_MAX_UPLOAD_BYTES": "4096",
                            "NER_HEADER_TIMEOUT": "2.5", "NER_BODY_TIMEOUT": "30", "NER_SHUTDOWN_TIMEOUT": "1",
-                           "NER_FILE_TTL": "120", "NER_CACHE_MAX_BYTES": "1048576", "NER_FRAME_ANCESTORS": "'none'"})
+                           "NER_FILE_TTL": "120", "NER_CACHE_MAX_BYTES": "1048576", "NER_FRAME_ANCESTORS": "'none'",
+                           "NER_DISCARD_BYTES": "1000"})
     assert (s.max_request_chars, s.max_response_bytes, s.engine_chunk_chars, s.max_upload_bytes) == (
         300_000, 1000, 5000, 4096)
     assert (s.header_timeout_s, s.body_timeout_s, s.shutdown_timeout_s, s.file_ttl_s, s.cache_max_bytes) == (
         2.5, 30.0, 1.0, 120, 1_048_576)
     assert s.frame_ancestors == "'none'" and Settings.from_env({}).cors_origins == ()
+    assert s.discard_bytes == 1000
     for name, value in [("NER_HEADER_TIMEOUT", "soon"), ("NER_BODY_TIMEOUT", "-1"), ("NER_FILE_TTL", "0"),
-                        ("NER_CACHE_MAX_BYTES", "lots"), ("NER_MAX_REQUEST_CHARS", "10"),
+                        ("NER_CACHE_MAX_BYTES", "lots"), ("NER_MAX_REQUEST_CHARS", "10"), ("NER_DISCARD_BYTES", "-5"),
                         ("NER_FRAME_ANCESTORS", "'self'\r\nSet-Cookie: x=1")]:
         with pytest.raises(ValueError, match=name):
             Settings.from_env({name: value})

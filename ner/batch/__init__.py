@@ -7,7 +7,8 @@ Inputs: ``.txt`` files or folders of them (one document per file, encoding detec
 by :func:`ner.textio.decode_bytes`), ``.jsonl``/``.ndjson`` (one JSON object per line),
 ``.csv``/``.tsv`` (a header row) and ``.parquet``.  The output format follows the
 suffix of ``--out``: ``.jsonl`` (one line per record: ``{"id", "entities"}``), ``.csv``
-(one row per entity: id, type, start, end, text, score) or ``.parquet`` (one row per
+(one row per entity: id, type, start, end, text, score, source; a cell starting like a spreadsheet
+formula gets a leading ``'``) or ``.parquet`` (one row per
 record, ``entities`` a list of structs).  Entities have the shape of
 :meth:`ner.Entity.to_dict`, as every API returns them.
 
@@ -19,13 +20,14 @@ were read and how long the output was; running the same command again after an
 interruption (Ctrl-C, a kill, a crash) cuts the output back to that point and
 goes on from there, so every record is written exactly once.  A malformed record
 (bad JSON, a missing text column, too many characters) is reported with its line
-and skipped; ``--strict`` stops at the first one instead.
+and skipped; ``--strict`` stops at the first one instead.  Texts and ids follow the decoding rule of every
+entry point (:mod:`ner.textio`): a byte that is not part of a character (logged with its line) and a lone
+surrogate (a JSON ``"\\ud800"``) become U+FFFD, one for one.
 """
 from __future__ import annotations
 
 import collections
 import csv
-import io
 import json
 import logging
 import os
@@ -35,11 +37,14 @@ import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._optional import require
+from ..csvout import csv_rows
 from ..errors import NerError
+from ..textio import well_formed
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,10 @@ class BatchError(NerError):
 
 class StrictStop(BatchError):
     """``--strict``: the run stopped at a malformed record (everything before it is written)."""
+
+
+class WorkerDied(BrokenProcessPool):
+    """A worker of a pool that is not a process pool (a Ray actor) died with a chunk in hand."""
 
 
 @dataclass(frozen=True)
@@ -204,11 +213,10 @@ def _read_jsonl(src: Source, start: Cursor, opts: Options):
                 yield cursor, Malformed(where, f"the line is over {opts.max_line_bytes} bytes (--max-chars "
                                                f"{opts.max_chars})")
                 continue
+            decoded = line.decode(opts.encoding, "surrogateescape")
+            _warn_unreadable(decoded, where, opts)
             try:
-                obj = json.loads(line.decode(opts.encoding))
-            except UnicodeDecodeError:
-                yield cursor, Malformed(where, f"not {opts.encoding} text (set --encoding)")
-                continue
+                obj = json.loads(decoded)
             except ValueError as exc:
                 yield cursor, Malformed(where, f"not valid JSON ({exc})")
                 continue
@@ -231,8 +239,16 @@ def _field_record(get, src: Source, ordinal: int, where: str, opts: Options) -> 
         value = get(opts.id_column)
         if value is None or isinstance(value, (dict, list)):
             return Malformed(where, f"the id column {opts.id_column!r} is missing or not a plain value")
-        rid = str(value)
-    return _checked(Record(rid, text), where, opts)
+        rid = well_formed(str(value))
+    return _checked(Record(rid, well_formed(text)), where, opts)
+
+
+def _warn_unreadable(decoded: str, where: str, opts: Options) -> None:
+    """Log how many bytes of a record were not ``opts.encoding`` (each becomes U+FFFD)."""
+    bad = len(_SURROGATE.findall(decoded))
+    if bad:
+        log.warning("%s: %d byte(s) that are not %s text read as U+FFFD (set --encoding if the file is in "
+                    "another encoding)", where, bad, opts.encoding)
 
 
 def _read_csv(src: Source, start: Cursor, opts: Options):
@@ -267,11 +283,10 @@ def _read_csv(src: Source, start: Cursor, opts: Options):
             cursor, where = Cursor(lines.offset, ordinal, lines.line), f"{src.name} line {first}"
             if problem is None and len(row) != len(header):
                 problem = f"{len(row)} fields, the header has {len(header)}"
-            if problem is None and any(_SURROGATE.search(v) for v in row):
-                problem = f"not {opts.encoding} text (set --encoding)"
             if problem is not None:
                 yield cursor, Malformed(where, problem)
                 continue
+            _warn_unreadable("".join(row), where, opts)
             yield cursor, _field_record(dict(zip(header, row)).get, src, ordinal, where, opts)
 
 
@@ -499,6 +514,9 @@ class JsonlWriter(_AppendWriter):
 
 
 class CsvWriter(_AppendWriter):
+    """One row per entity, by the project's one CSV writer (:func:`ner.csvout.csv_rows`): an id or entity text
+    starting like a formula (``=1+1``) gets a leading ``'``, so a spreadsheet shows it and runs nothing."""
+
     def start(self):
         self.write_rows([CSV_COLUMNS])
 
@@ -506,9 +524,7 @@ class CsvWriter(_AppendWriter):
         self.write_rows([r.id, *(e[k] for k in CSV_COLUMNS[1:])] for r, ents in zip(records, found) for e in ents)
 
     def write_rows(self, rows) -> None:
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(rows)
-        self.fh.write(buf.getvalue().encode("utf-8"))
+        self.fh.write(csv_rows(rows).encode("utf-8"))
 
 
 def entities_type():
@@ -643,13 +659,15 @@ def fingerprint(sources: list[Source], fmt: str, opts: Options, model: str | Non
 def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None, threads: int | None = None,
         model: str | None = None, precision: str = "int8", opts: Options = Options(), fmt: str | None = None,
         strict: bool = False, overwrite: bool = False, progress: bool = True, chunk_chars: int = CHUNK_CHARS,
-        batch_size: int = BATCH_SIZE) -> Stats:
+        batch_size: int = BATCH_SIZE, make_pool=None) -> Stats:
     """Annotate every record of ``inputs`` into ``out``, resuming an interrupted run of the same command.
 
     ``workers`` processes (default: one per usable core; 0 = in this process) each
     run an ONNX Runtime session of ``threads`` threads (default: cores // workers).
-    Raises :class:`BatchError` for unusable inputs or options, and at the first
-    malformed record when ``strict``; ``KeyboardInterrupt`` leaves a resumable run.
+    ``make_pool(workers, model, options)``, when given, makes the pool instead (``submit(fn, texts)`` -> a
+    future, ``shutdown``): :class:`ner.distributed.RayPool` for ``--engine ray``.
+    Raises :class:`BatchError` for unusable inputs or options, at the first malformed record when ``strict``,
+    and when a worker dies (killed, out of memory); ``KeyboardInterrupt`` leaves a resumable run.
     """
     out = Path(out)
     sources = find_sources(inputs)
@@ -673,7 +691,9 @@ def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None
     writer = WRITERS[fmt](out, state["output"] if state else None)
     options = {"precision": precision, "threads": threads, "batch_size": batch_size}
     pool: ProcessPoolExecutor | InProcess
-    if workers == 0:
+    if make_pool is not None:
+        pool = make_pool(workers, model, options)
+    elif workers == 0:
         pool = InProcess(model, options)
     else:
         import multiprocessing
@@ -720,6 +740,10 @@ def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None
         _save_progress(progress_path(out), {"version": PROGRESS_VERSION, "fingerprint": mark, "done": True,
                                             "records": stats.records, "skipped": stats.skipped,
                                             "stats": stats.to_dict()})
+    except BrokenProcessPool as exc:  # the chunks it held were never committed: resuming writes them once
+        why = str(exc) if isinstance(exc, WorkerDied) else "a worker died (killed, or out of memory)"
+        raise BatchError(f"{why}; the {stats.records} records before its chunk are written: run the same command "
+                         f"again to resume") from None
     finally:
         pool.shutdown(wait=not pending, cancel_futures=True)
         writer.close()

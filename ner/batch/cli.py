@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import signal
@@ -36,8 +37,10 @@ def build_parser(prog: str = "python -m ner.batch") -> argparse.ArgumentParser:
     ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     ap.add_argument("--engine", default="local", choices=["local", "ray"],
-                    help="local worker processes (default) or Ray Data (pip install '.[ray]')")
-    ap.add_argument("--address", help="with --engine ray: the Ray cluster to join, e.g. 10.0.0.5:6379 or auto")
+                    help="local worker processes (default) or Ray actors (pip install '.[ray]'); the same reading, "
+                         "skipping, --strict and resuming either way")
+    ap.add_argument("--address", help="with --engine ray: the Ray cluster to join, e.g. 10.0.0.5:6379 or auto "
+                    "(default: start Ray on this machine, listening on loopback only)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap
 
@@ -49,16 +52,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m ner.batch") -> in
     opts = Options(text_column=args.text_column, id_column=args.id_column, max_chars=args.max_chars,
                    encoding=args.encoding)
     try:
-        if args.engine == "ray":
-            from ..distributed import run_files
-
-            stats = run_files(args.inputs, args.out, opts=opts, fmt=args.format, model=args.model,
-                              precision=args.precision, address=args.address, workers=args.workers,
-                              threads=args.threads, overwrite=args.overwrite)
-        else:
-            if args.address:
-                raise BatchError("--address is for --engine ray")
-            stats = _run_logged(args, opts)
+        if args.address and args.engine != "ray":
+            raise BatchError("--address is for --engine ray")
+        stats = _run_logged(args, opts)
     except (BatchError, NerError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, StrictStop) else 2
@@ -78,14 +74,22 @@ def _interrupt(signum, frame):
 
 
 def _run_logged(args, opts: Options) -> Stats:
+    """The run of either engine: both read the inputs here, skip (or, ``--strict``, stop at) malformed records
+    the same way and resume the same way; only where the chunks are annotated differs."""
     kwargs = dict(workers=args.workers, threads=args.threads, model=args.model, precision=args.precision, opts=opts,
-                  fmt=args.format, batch_size=args.batch_size, chunk_chars=args.chunk_chars, strict=args.strict, overwrite=args.overwrite, progress=not args.quiet)
+                  fmt=args.format, batch_size=args.batch_size, chunk_chars=args.chunk_chars, strict=args.strict,
+                  overwrite=args.overwrite, progress=not args.quiet)
+    runner = run
+    if args.engine == "ray":
+        from ..distributed import run_files
+
+        runner = functools.partial(run_files, address=args.address)
     try:
         from tqdm.contrib.logging import logging_redirect_tqdm
     except ImportError:
-        return run(args.inputs, args.out, **kwargs)
+        return runner(args.inputs, args.out, **kwargs)
     with logging_redirect_tqdm():  # warnings about skipped records print above the bar, not through it
-        return run(args.inputs, args.out, **kwargs)
+        return runner(args.inputs, args.out, **kwargs)
 
 
 def cli() -> None:

@@ -2,7 +2,7 @@
 
     python -m ner.bench.serve [--requests 300] [--clients 8] [--replicas 1 2]
 
-Starts a local Ray instance (loopback, no dashboard, no usage report), deploys the
+Starts a local Ray instance (loopback only, no dashboard, no usage report; the proxy guarded), deploys the
 REST API with each replica count in turn, and sends ``--requests`` concurrent
 ``POST /api/v1/ner`` of a 500-character text from ``--clients`` threads; every
 answer is checked against the in-process result.  Prints one JSON object.
@@ -44,16 +44,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--chars", type=int, default=500)
     args = ap.parse_args(argv)
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    import ray
     from ray import serve
 
-    from ner_app.serve import build
+    from ner.distributed import init_ray
+    from ner_app.serve import PROXY_CALLBACK, build
+
+    os.environ.setdefault("RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH", PROXY_CALLBACK)  # the proxy gets the guard
 
     base = text_of_length(args.chars * 4)
     texts = [base[i % args.chars:][: args.chars] for i in range(args.requests)]
     want = [[e.to_dict() for e in ents] for ents in ner.load().recognize_batch(texts)]
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray = init_ray(num_cpus=os.cpu_count(), log_to_driver=False, configure_logging=False)  # loopback only
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     report: dict = {"cpus": os.cpu_count(), "clients": args.clients, "chars_per_request": args.chars}
