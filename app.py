@@ -115,8 +115,8 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
                 with gr.Accordion("自定义词典", open=False, elem_id="dictionary"):
                     dict_text = gr.Textbox(label="词典条目（只对您本人的侦测生效）", lines=5, max_lines=15,
                                            elem_id="dictionary-text",
-                                           placeholder="每行一条：文本<Tab>类型，例如\n字节跳动\tORG\n"
-                                                       "屏蔽误报：-文本<Tab>类型，例如\n-星巴克\tPER")
+                                           placeholder="每行一条：文本 类型（用空格、逗号或冒号隔开），例如\n"
+                                                       "字节跳动 ORG\n字节跳动：机构名\n屏蔽误报：-文本 类型，例如\n-星巴克 PER")
                     apply_dict = gr.Button("应用词典", size="sm", elem_id="apply-dictionary")
                     gr.Markdown(f"类型：{'、'.join(f'{t}（{n}）' for t, n in service.names.items())}。"
                                 f"最多 {service.settings.max_dict_entries:,} 条；词典条目优先于模型结果。",

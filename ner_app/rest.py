@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
@@ -95,6 +95,7 @@ def create_api(recognizer: Engine, settings: Settings, notice: str | None = None
     no internet (:func:`swagger_ui_folder`); None: FastAPI's default page (Swagger UI from a CDN).
     """
     types = list(getattr(recognizer, "entity_types", None) or view.entity_types(recognizer.labels))
+    names = view.display_names(types, getattr(recognizer, "display_names", None))
     app = FastAPI(title="AI 智能实体侦测服务 API", version="1.0", redoc_url=None,
                   docs_url=None if docs_assets else "/docs",
                   description="Chinese named-entity recognition (PER, LOC, ORG). Offsets are half-open "
@@ -153,7 +154,8 @@ def create_api(recognizer: Engine, settings: Settings, notice: str | None = None
                          400: {"model": ErrorOut}, 408: {"model": ErrorOut}, 413: {"model": ErrorOut},
                          415: {"model": ErrorOut}, 500: {"model": ErrorOut}, 503: {"model": ErrorOut}})
     async def recognize(request: Request):
-        texts, single, options = parse_request(await read_body(request, settings.max_body_bytes), settings, types)
+        texts, single, options = parse_request(await read_body(request, settings.max_body_bytes), settings, types,
+                                                names)
         if in_flight.locked():  # every slot is taken: say so at once rather than queue without bound
             return busy("the server is busy; retry in a moment")
         async with in_flight:
@@ -224,7 +226,8 @@ def busy(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=503, headers={"Retry-After": "1"})
 
 
-def parse_request(body: bytes, settings: Settings, types: Sequence[str]) -> tuple[list[str], bool, Options]:
+def parse_request(body: bytes, settings: Settings, types: Sequence[str],
+                  names: Mapping[str, str] | None = None) -> tuple[list[str], bool, Options]:
     """``(texts, single, options)`` from a request body, or :class:`ApiError` saying what is wrong."""
     try:
         payload = json.loads(body)
@@ -250,13 +253,14 @@ def parse_request(body: bytes, settings: Settings, types: Sequence[str]) -> tupl
         if total > settings.max_request_chars:
             raise ApiError(413, f'"texts" have {total} characters in all; at most {settings.max_request_chars} '
                                 f"per request: split them over several requests")
-    return texts, has_text, parse_options(payload, settings, types)
+    return texts, has_text, parse_options(payload, settings, types, names)
 
 
-def parse_options(payload: dict, settings: Settings, types: Sequence[str]) -> Options:
+def parse_options(payload: dict, settings: Settings, types: Sequence[str],
+                  names: Mapping[str, str] | None = None) -> Options:
     """The optional fields ``dictionary``, ``min_score``, ``types`` and ``offsets``, or :class:`ApiError`."""
     try:
-        dictionary = userdict.from_lines(payload.get("dictionary"), settings, types)
+        dictionary = userdict.from_lines(payload.get("dictionary"), settings, types, names)
     except userdict.DictionaryRefused as exc:
         raise ApiError(413 if exc.kind == "size" else 400, exc.message) from None
     min_score = payload.get("min_score")

@@ -184,9 +184,9 @@ class NerService:
     def set_dictionary(self, lines: str | None, prefs: Prefs | None):
         """The visitor's "应用词典": their dictionary, parsed and checked, for their next recognitions only."""
         try:
-            dictionary = userdict.parse(lines or "", self.settings, self.types, name="自定义词典")
+            dictionary = userdict.parse(lines or "", self.settings, self.types, name="自定义词典", names=self.names)
         except userdict.DictionaryRefused as exc:
-            raise gr.Error(exc.chinese(self.types), title="词典有误", print_exception=False) from None
+            raise gr.Error(exc.chinese(self.types, self.names), title="词典有误", print_exception=False) from None
         if dictionary is None:
             gr.Info("自定义词典已清空。", title="词典")
         else:

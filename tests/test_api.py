@@ -325,4 +325,4 @@ def test_a_bad_user_dictionary_stops_the_server_naming_the_line(toy_dir, tmp_pat
     proc = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2
-    assert f"{path}:2" in proc.stderr and "TEXT<TAB>TYPE" in proc.stderr and "Traceback" not in proc.stderr
+    assert f"{path}:2" in proc.stderr and "no type" in proc.stderr and "Traceback" not in proc.stderr

@@ -296,6 +296,32 @@ def test_dictionary_errors_name_the_line(service, lines, words):
     assert words in err.value.message and CHINESE.search(err.value.message)
 
 
+@pytest.mark.parametrize("lines", ["字节跳动 ORG", "字节跳动,ORG", "字节跳动：机构名", "字节跳动 ORG  # 公司"])
+def test_a_dictionary_typed_with_a_keyboard_forces_the_entity(service, lines):
+    highlight, *_ = service.analyze_page("我在字节跳动工作。", service.set_dictionary(lines, Prefs()))
+    assert spans(highlight) == [("字节跳动", "ORG", len("我在"))]
+
+
+def test_rest_reads_the_dictionary_with_the_same_parser():
+    from ner_app import rest
+
+    names = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
+    options = rest.parse_options({"dictionary": ["字节跳动：机构名", "-星巴克 PER  # 误报"]}, Settings(),
+                                 list(names), names)
+    assert options.dictionary.forced == {"字节跳动": ("ORG", 1)}
+    assert options.dictionary.blocked == {("星巴克", "PER"): 2}
+    with pytest.raises(rest.ApiError, match="line 2: .*no type"):
+        rest.parse_options({"dictionary": ["字节跳动 ORG", "星巴克"]}, Settings(), list(names), names)
+
+
+def test_dictionary_messages_are_escaped_and_whole(service):
+    with pytest.raises(gr.Error) as err:
+        service.set_dictionary("<b>坏行</b>", Prefs())
+    message = err.value.message
+    assert "<" not in message and "&lt;b&gt;坏行&lt;/b&gt;" in message
+    assert message.endswith("。") and "字节跳动 ORG" in message and "-星巴克 PER" in message
+
+
 def test_filters_redraw_the_last_result_without_the_model(service, tmp_path):
     *_, shown = service.analyze_page(TEXT, Prefs())
     class NoEngine:  # the filters must not call the engine
