@@ -22,7 +22,7 @@ def _starts_a_server(item) -> bool:
         source = inspect.getsource(item.function)
     except (OSError, TypeError):
         return False
-    return any(word in source for word in ("running_server(", "subprocess.", "chromium", "playwright"))
+    return any(word in source for word in ("running_server(", "run_app(", "subprocess.", "chromium", "playwright"))
 
 
 def pytest_collection_modifyitems(config, items):

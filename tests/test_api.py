@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from server_util import ROOT, free_port
+from server_util import run_app
 
 from ner_app.config import Settings
 from ner_app.rest import create_api
@@ -279,9 +276,7 @@ def test_engine_exception_is_500_json_and_the_server_keeps_serving():
 
 
 def test_unusable_model_stops_the_server_with_a_plain_message(tmp_path):
-    env = {**os.environ, "NER_MODEL": str(tmp_path / "no-such-model"), "GRADIO_SERVER_PORT": "1"}
-    done = subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = run_app({"NER_MODEL": str(tmp_path / "no-such-model")}, timeout=60, inherit=True)
     assert done.returncode == 2
     assert "no-such-model" in done.stderr and "does not exist" in done.stderr
     assert "Traceback" not in done.stderr
@@ -294,10 +289,8 @@ def test_a_taken_port_is_a_plain_message_and_exit_code_2(toy_dir):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {**os.environ, "NER_MODEL": str(toy_dir), "NER_MODEL_ROOTS": str(toy_dir.parent),
-               "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
-        proc = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
+        proc = run_app({"NER_MODEL": str(toy_dir), "NER_MODEL_ROOTS": str(toy_dir.parent),
+                        "GRADIO_SERVER_PORT": str(port)}, inherit=True)
     assert proc.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr and "GRADIO_SERVER_PORT" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout and "serving on" not in proc.stderr
@@ -320,9 +313,7 @@ def test_the_operators_user_dictionary_applies_to_every_request(toy_dir, tmp_pat
 def test_a_bad_user_dictionary_stops_the_server_naming_the_line(toy_dir, tmp_path):
     path = tmp_path / "user.dict"
     path.write_text("字节跳动\tORG\n没有类型的一行\n", encoding="utf-8")
-    env = {**os.environ, "NER_MODEL": str(toy_dir), "NER_MODEL_ROOTS": str(toy_dir.parent),
-           "NER_USER_DICT": str(path), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(free_port())}
-    proc = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = run_app({"NER_MODEL": str(toy_dir), "NER_MODEL_ROOTS": str(toy_dir.parent), "NER_USER_DICT": str(path)},
+                   inherit=True)
     assert proc.returncode == 2
     assert f"{path}:2" in proc.stderr and "no type" in proc.stderr and "Traceback" not in proc.stderr
