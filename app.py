@@ -46,7 +46,7 @@ from ner_app.files import FileArea, UploadsOnlyBlocks
 from ner_app.gate import EngineGate
 from ner_app.guard import Guard
 from ner_app.model_source import open_model
-from ner_app.inputs import api_text, as_sent, describe, entities_json
+from ner_app.inputs import api_text, as_sent, describe, entities_json, json_tool_results
 from ner_app.rest import create_api, swagger_ui_folder
 from ner_app.server import bind, serve
 from ner_app.service import NerService, Prefs
@@ -198,6 +198,7 @@ def create_app(service: NerService):
     # mount_gradio_app never marks the app launched, and Gradio skips its own check that a file named
     # in a request lies in its upload folder for an app that has not launched
     demo.has_launched = True
+    json_tool_results(demo)  # MCP tool results as JSON text, not Python's repr
     return app
 
 

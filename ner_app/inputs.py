@@ -6,6 +6,7 @@ the module of every component subclass.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import gradio as gr
@@ -67,3 +68,28 @@ def describe(component: Any, description: str) -> Any:
     base = component.api_info
     component.api_info = lambda: {**base(), "additional_description": description}
     return component
+
+
+def json_tool_results(blocks: gr.Blocks) -> None:
+    """Make the MCP tools of ``blocks`` answer JSON text (``json.loads`` gives the entities).
+
+    Gradio's MCP server writes a dict or list result as ``str(result)``, Python's repr with single
+    quotes, which no JSON parser reads; this writes those results with ``json.dumps`` instead and
+    leaves every other result (files, images) to Gradio.  A no-op when the MCP server is off.
+    """
+    server = getattr(blocks, "mcp_server_obj", None)
+    if server is None:
+        return
+    original = server.postprocess_output_data
+    types = server.types
+
+    def postprocess_output_data(data: Any, root_url: str) -> list:
+        if isinstance(data, (list, tuple)) and all(isinstance(x, (dict, list)) and not _is_file(x) for x in data):
+            return [types.TextContent(type="text", text=json.dumps(x, ensure_ascii=False)) for x in data]
+        return original(data, root_url)
+
+    server.postprocess_output_data = postprocess_output_data
+
+
+def _is_file(value: object) -> bool:
+    return isinstance(value, dict) and "path" in value and "meta" in value

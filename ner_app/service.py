@@ -305,11 +305,11 @@ class NerService:
             types: keep only these entity types, e.g. ["PER", "ORG"] (default: every type of the model).
 
         Returns:
-            the text cut into tokens: [{"token": "张三", "class_or_confidence": "PER"}, {"token": "在", "class_or_confidence": null}, ...]
+            the text cut into tokens, none empty: [{"token": "张三", "class_or_confidence": "PER"}, {"token": "在", "class_or_confidence": null}, ...]
         """
         texts = [well_formed(t) for t in text]
         found = self._recognize_each(texts)
-        return ([view.highlight_value(t, view.keep(ents or [], *_filters(m, ty)))
+        return ([view.highlight_tokens(t, view.keep(ents or [], *_filters(m, ty)))
                  for t, ents, m, ty in zip(texts, found, _each(min_score, len(texts)), _each(types, len(texts)),
                                            strict=True)],)
 

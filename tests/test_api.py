@@ -54,7 +54,7 @@ def post(url: str, **kwargs) -> httpx.Response:
 
 def test_gradio_recognize_returns_highlighted_tokens(client):
     tokens = client.predict(TEXT, api_name="/recognize")
-    assert "".join(t["token"] for t in tokens) == TEXT
+    assert "".join(t["token"] for t in tokens) == TEXT and all(t["token"] for t in tokens)  # no empty token
     marked = [(t["token"], t["class_or_confidence"]) for t in tokens if t["class_or_confidence"]]
     assert marked == [(e["text"], e["type"]) for e in EXPECTED]
 

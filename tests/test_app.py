@@ -29,6 +29,16 @@ def spans(highlight: dict) -> list[tuple[str, str, int]]:
     return [(highlight["text"][e["start"]:e["end"]], e["entity"], e["start"]) for e in highlight["entities"]]
 
 
+def token_spans(tokens: list[tuple[str, str | None]]) -> list[tuple[str, str, int]]:
+    """The marked tokens of ``/recognize``'s value with their start offsets."""
+    out, at = [], 0
+    for token, label in tokens:
+        if label:
+            out.append((token, label, at))
+        at += len(token)
+    return out
+
+
 def test_build_demo_returns_blocks_without_launching(service):
     import app
 
@@ -148,10 +158,17 @@ def test_missing_upload_is_a_chinese_error(service):
 def test_batched_api_functions_answer_each_text(service):
     texts = ["张三", "", "我在上海"]
     (highlights,) = service.recognize_batch(texts)
-    assert [spans(h) for h in highlights] == [[("张三", "PER", 0)], [], [("上海", "LOC", len("我在"))]]
+    assert [token_spans(h) for h in highlights] == [[("张三", "PER", 0)], [], [("上海", "LOC", len("我在"))]]
+    assert highlights == [[("张三", "PER")], [], [("我在", None), ("上海", "LOC")]]  # no empty token
     (extracted,) = service.extract_batch(texts)
     assert extracted[2] == {"entities": [{"text": "上海", "type": "LOC", "start": 2, "end": 4,
                                           "score": extracted[2]["entities"][0]["score"], "source": "model"}]}
+
+
+def test_recognize_tokens_are_never_empty_and_join_to_the_text(service):
+    text = "张三李四在北京"
+    (tokens,) = service.highlight_entities([text])[0]
+    assert "".join(t for t, _ in tokens) == text and all(t for t, _ in tokens)
 
 
 def verdict(validation: list[list[dict]]) -> tuple[bool, str]:
@@ -191,7 +208,7 @@ def test_api_filters_and_utf16_offsets(service):
     above = max(e["score"] for e in everything[0]["entities"]) + 0.0001
     assert service.extract_entities([text], [above])[0][0]["entities"] == []
     (tokens,) = service.highlight_entities([text], [0.0], [["PER"]])
-    assert [e["entity"] for e in tokens[0]["entities"]] == ["PER"]
+    assert [label for _, label in tokens[0] if label] == ["PER"]
 
 
 def test_decode_text_prefers_utf8_then_gb18030():
