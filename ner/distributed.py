@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ._optional import require
-from .batch import BatchError, Options, Record, Stats, WRITERS, find_sources, output_format, prepare_output, \
-    usable_cores
+from .batch import ID_FIELD, BatchError, Options, Record, Stats, WRITERS, find_sources, output_format, \
+    prepare_output, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ def run_files(inputs: list[str | Path], out: str | Path, *, opts: Options = Opti
     out = Path(out)
     sources = find_sources(inputs)
     fmt = output_format(out, fmt)
+    if opts.keep_fields:
+        raise BatchError("--keep-fields needs the local engine (leave out --engine ray)")
     prepare_output(out, {}, overwrite)
     if not ray.is_initialized():
         # a new local instance needs no dashboard; a cluster is joined as it is
@@ -116,7 +118,9 @@ def run_files(inputs: list[str | Path], out: str | Path, *, opts: Options = Opti
                     if "path" in rows:
                         rid = names[rows["path"][k]]
                     elif opts.id_column is not None:
-                        rid = str(rows[opts.id_column][k])
+                        rid = rows[opts.id_column][k]
+                    elif ID_FIELD in rows and rows[ID_FIELD][k] is not None:
+                        rid = rows[ID_FIELD][k]  # the record's own id, as the local engine keeps it
                     else:
                         rid = f"{names[None]}:{ordinal}"
                     records.append(Record(rid, text))

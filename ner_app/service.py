@@ -296,7 +296,7 @@ class NerService:
         return out
 
     def highlight_entities(self, text: list[str], min_score: list[float] | None = None,
-                           types: list[list[str] | None] | None = None) -> tuple[list[dict]]:
+                           types: list[list[str] | None] | None = None) -> tuple[list[list[tuple[str, str | None]]]]:
         """Find the people, places and organizations in a Chinese text, as a highlighted text.
 
         Args:
