@@ -167,12 +167,24 @@ class NerService:
         return self.analyze_page(shown.text, prefs)
 
     def analyze_live(self, text: str | None, live: bool, prefs: Prefs | None = None, shown: Shown | None = None):
-        """实时侦测 while typing: like the button, for a text of at most ``live_max_chars`` characters;
-        otherwise (switch off, empty or long text, or the text already shown, as after an upload) nothing changes."""
-        if (not live or not isinstance(text, str) or not text.strip() or len(text) > self.settings.live_max_chars
-                or (shown is not None and shown.text == text)):
+        """实时侦测 while typing: like the button, for a text of at most ``live_max_chars`` characters; a longer text
+        clears the result and says why (:meth:`over_live_limit`); otherwise (switch off, empty text, or the text
+        already shown, as after an upload) nothing changes."""
+        if not live or not isinstance(text, str) or not text.strip() or (shown is not None and shown.text == text):
             return tuple(gr.skip() for _ in range(len(DOWNLOADS) + 4))
+        if len(text) > self.settings.live_max_chars:
+            return self.over_live_limit(len(text), shown is not None)
         return self.analyze_page(text, prefs)
+
+    def over_live_limit(self, chars: int, clearing: bool):
+        """实时侦测 with a text over ``live_max_chars``: the last (now unrelated) result is cleared and the counts row
+        says why and that the button runs the text; a toast says so once, when a result is cleared."""
+        limit = self.settings.live_max_chars
+        if clearing:
+            gr.Warning(f"实时侦测只处理 {limit:,} 字以内的文本（当前 {chars:,} 字），结果已清空。"
+                       f"请点击「🚀 开始侦测」侦测全文。", title="超出实时侦测范围")
+        highlight, rows, _counts, *downloads, shown = self.cleared()
+        return (highlight, rows, view.live_limit_html(chars, limit), *downloads, shown)
 
     def set_filters(self, min_score: float | None, types: list[str] | None, prefs: Prefs | None,
                     shown: Shown | None):

@@ -157,6 +157,13 @@ def counts_html(counts: dict[str, int], colors: dict[str, str], names: Mapping[s
     return f'<div class="stat-row legend" role="list" aria-label="图例与计数">{"".join(cards)}</div>'
 
 
+def live_limit_html(chars: int, limit: int, button: str = "🚀 开始侦测") -> str:
+    """What the counts row says while 实时侦测 is on and the text is over its limit: why nothing is shown and
+    how to run the text anyway (escaped)."""
+    return (f'<div class="live-limit" role="status">实时侦测只处理 {limit:,} 字以内的文本，当前文本有 {chars:,} 字，'
+            f'所以结果已清空。请点击「{html.escape(button)}」侦测全文。</div>')
+
+
 def to_json(text: str, entities: Sequence[Entity], model: str, types: Sequence[str]) -> str:
     """The downloadable JSON: model name, the text, counts and entities (``Entity.to_dict`` shape)."""
     return json.dumps({"model": model, "text": text, "counts": count_by_type(entities, types),

@@ -378,10 +378,18 @@ def test_annotation_downloads_read_back_as_the_same_spans(service):
 def test_live_mode_answers_only_short_texts_when_on(toy, tmp_path):
     service = NerService(toy, Settings(live_max_chars=len(TEXT)), export_dir=tmp_path)
     off = service.analyze_live(TEXT, False, Prefs())
-    too_long = service.analyze_live(TEXT + "。", True, Prefs())
-    assert all(isinstance(x, dict) and x.get("__type__") == "update" for x in off + too_long)
-    highlight, *_ = service.analyze_live(TEXT, True, Prefs())
+    assert all(isinstance(x, dict) and x.get("__type__") == "update" for x in off)
+    highlight, *_, shown = service.analyze_live(TEXT, True, Prefs())
     assert spans(highlight) == EXPECTED
+
+
+def test_live_mode_over_its_limit_clears_the_result_and_says_why(toy, tmp_path):
+    service = NerService(toy, Settings(live_max_chars=len(TEXT)), export_dir=tmp_path)
+    *_, shown = service.analyze_live(TEXT, True, Prefs())
+    assert shown is not None
+    highlight, rows, counts, *downloads, cleared = service.analyze_live(TEXT + "。", True, Prefs(), shown)
+    assert highlight is None and rows == [] and downloads == [None] * 5 and cleared is None
+    assert f"{len(TEXT):,} 字以内" in counts and f"{len(TEXT) + 1:,} 字" in counts and "开始侦测" in counts
 
 
 def test_an_error_clears_the_result(service):
