@@ -353,7 +353,7 @@ def test_filters_redraw_the_last_result_without_the_model(service, tmp_path):
     assert prefs.types == ("LOC",) and [s[0] for s in spans(highlight)] == ["北京", "上海"]
     assert [r[0] for r in rows] == ["北京", "上海"]
     assert [e["text"] for e in json.loads(open(json_path, encoding="utf-8").read())["entities"]] == ["北京", "上海"]
-    assert '<span class="stat-num">2</span><span class="stat-type">合计' in counts
+    assert '<span class="stat-num">2</span><span class="stat-type"><span class="i18n-zh" lang="zh">合计' in counts
     _, highlight, rows, *_ = service.set_filters(1.0, ["PER", "LOC", "ORG"], prefs, shown)
     assert rows == [] and highlight["entities"] == []
 
@@ -395,3 +395,41 @@ def test_live_mode_over_its_limit_clears_the_result_and_says_why(toy, tmp_path):
 def test_an_error_clears_the_result(service):
     highlight, rows, _counts, *downloads, shown = service.cleared()
     assert highlight is None and rows == [] and shown is None and downloads == [None] * 5
+
+
+@pytest.mark.parametrize("header, lang", [(None, "zh"), ("zh-CN,zh;q=0.9,en;q=0.8", "zh"), ("zh-TW", "zh"),
+                                          ("en-US,en;q=0.9", "en"), ("fr-FR,fr;q=0.9", "en"), ("*", "zh")])
+def test_the_visitors_language_comes_from_accept_language(header, lang):
+    from ner_app.i18n import language
+
+    assert language(header) == lang
+
+
+def test_handlers_answer_in_the_visitors_language(service):
+    from types import SimpleNamespace
+
+    from ner_app.i18n import localized
+
+    english = SimpleNamespace(headers={"accept-language": "en-US,en;q=0.9"})
+    set_dictionary = localized(service.set_dictionary)
+    with pytest.raises(gr.Error) as err:
+        set_dictionary("字节跳动", Prefs(), request=english)
+    assert not CHINESE.search(err.value.title) and "字节跳动 ORG" in err.value.message
+    assert not CHINESE.search(err.value.message.replace("字节跳动", "").replace("星巴克", ""))
+    with pytest.raises(gr.Error) as err:
+        set_dictionary("字节跳动", Prefs(), request=None)  # no header: Chinese
+    assert CHINESE.search(err.value.title)
+    *_, counts, _json, _csv, _doccano, _ls, _conll, _shown = localized(service.analyze_page)("张三", Prefs())
+    assert '<span class="i18n-en" lang="en">Total</span>' in counts  # server-drawn HTML holds both
+
+
+def test_localized_handlers_ask_gradio_for_the_request(service):
+    import inspect
+
+    from gradio.utils import get_type_hints
+
+    from ner_app.i18n import localized
+
+    handler = localized(service.analyze_live)
+    assert list(inspect.signature(handler).parameters) == ["text", "live", "prefs", "shown", "request"]
+    assert get_type_hints(handler)["request"] is gr.Request
