@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 TITLE = "AI 智能实体侦测服务"
 TITLE_EN = "AI Named-Entity Detection"
 CSS_PATH = Path(__file__).resolve().parent / "assets" / "style.css"
+DOCS_CSS_PATH = CSS_PATH.with_name("docs.css")
 #: the page's script: Gradio's toast titles in Chinese, and the page strings Gradio leaves untranslated
 JS_PATH = Path(__file__).resolve().parent / "assets" / "page.js"
 HIGHLIGHT_ID = "highlight"
@@ -189,7 +190,8 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
 
 def create_app(service: NerService):
     """The REST API with the Gradio page mounted at ``/`` (the REST routes are matched first)."""
-    api = create_api(service.rec, service.settings, notice=service.notice, docs_assets=swagger_ui_folder())
+    api = create_api(service.rec, service.settings, notice=service.notice, docs_assets=swagger_ui_folder(),
+                     docs_css=DOCS_CSS_PATH.read_text(encoding="utf-8"))
     demo = build_demo(service)
     strings = page_strings(service)
     app = gr.mount_gradio_app(api, demo, path="/", theme=THEME, css_paths=[CSS_PATH],

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -317,3 +318,24 @@ def test_a_bad_user_dictionary_stops_the_server_naming_the_line(toy_dir, tmp_pat
                    inherit=True)
     assert proc.returncode == 2
     assert f"{path}:2" in proc.stderr and "no type" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_docs_are_themed_bilingual_tagged_and_every_example_runs(toy):
+    from ner_app.rest import swagger_ui_folder
+
+    css = (Path(__file__).resolve().parent.parent / "assets" / "docs.css").read_text(encoding="utf-8")
+    with TestClient(create_api(toy, Settings(), docs_assets=swagger_ui_folder(), docs_css=css)) as tc:
+        docs = tc.get("/docs").text
+        assert "<style>" in docs and "#07080f" in docs and '"tryItOutEnabled": true' in docs
+        spec = tc.get("/openapi.json").json()
+        assert "中文命名实体识别" in spec["info"]["description"] and "Chinese named-entity" in spec["info"]["description"]
+        assert [t["name"] for t in spec["tags"]] == ["识别 · recognition", "状态 · health"]
+        assert spec["paths"]["/api/v1/ner"]["post"]["tags"] == ["识别 · recognition"]
+        assert spec["paths"]["/healthz"]["get"]["tags"] == ["状态 · health"]
+        examples = spec["paths"]["/api/v1/ner"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+        assert len(examples) >= 4
+        for name, example in examples.items():  # what "Try it out" sends
+            answer = tc.post("/api/v1/ner", json=example["value"])
+            assert answer.status_code == 200, (name, answer.text)
+        forced = tc.post("/api/v1/ner", json=examples["dictionary"]["value"]).json()["entities"]
+        assert ("字节跳动", "dictionary") in [(e["text"], e["source"]) for e in forced]
