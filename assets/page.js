@@ -30,6 +30,11 @@
       });
     }
   };
+  // Gradio hides the footer's "Use via API or MCP" link on screens under 640 px; the page keeps it (its CSS file
+  // is scoped to Gradio's container, which the footer is outside of, hence a style element of its own).
+  const keepApiLink = document.createElement("style");
+  keepApiLink.textContent = "@media (max-width: 640px) { footer .show-api, footer .show-api-divider { display: flex !important; } }";
+  document.head.appendChild(keepApiLink);
   translate(document);
   new MutationObserver((changes) => {
     for (const change of changes) {

@@ -111,22 +111,27 @@ def both_text(zh: str, en: str) -> str:
 
 def localized(fn: Callable) -> Callable:
     """``fn`` as a Gradio handler that first sets the language of this request (see :func:`pick`): the wrapper
-    adds a ``gr.Request`` parameter, which Gradio fills, and passes everything else on."""
+    adds a last positional ``request: gr.Request`` parameter, which Gradio fills (it looks at positional
+    parameters only), and passes everything else on."""
     import gradio as gr
 
     signature = inspect.signature(fn)
+    params = [p for p in signature.parameters.values()
+              if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    n = len(params)
 
     @functools.wraps(fn)
-    def handler(*args, request: gr.Request | None = None, **kwargs):
+    def handler(*args, **kwargs):
+        request = args[n] if len(args) > n else kwargs.pop("request", None)
         headers = getattr(request, "headers", None)
         token = _lang.set(language(headers.get("accept-language") if headers is not None else None))
         try:
-            return fn(*args, **kwargs)
+            return fn(*args[:n], **kwargs)
         finally:
             _lang.reset(token)
 
-    params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    request = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=gr.Request)
+    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                annotation=gr.Request)
     handler.__signature__ = signature.replace(parameters=[*params, request])  # type: ignore[attr-defined]
     # Gradio finds the parameters to fill by their type hints: the request's alone (the wrapped ones are strings
     # of another module's names)

@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 KINDS = {"test_api": "app", "test_app": "app", "test_bad_input": "app", "test_model_source": "app",
          "test_browser": "e2e", "test_load": "e2e", "test_raner_export": "export",
          "test_distributed": "e2e", "test_docker": "e2e", "test_mcp": "app", "test_page": "e2e",
-         "test_page_model": "e2e", "test_finetune": "e2e", "test_readme": "e2e"}
+         "test_page_model": "e2e", "test_finetune": "e2e", "test_readme": "e2e",
+         "test_page_i18n": "e2e"}
 SLOW = {"app", "e2e", "export"}
 
 
