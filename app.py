@@ -145,11 +145,11 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
         page_outputs = [*shown_outputs, shown]
         # the button: on a phone the result is below the input, so the page scrolls to it
         run.click(localized(service.analyze_page), [text, prefs], page_outputs, api_name="analyze",
-                  api_visibility="undocumented", js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
+                  api_visibility="undocumented", js=SCROLL_TO_RESULT).failure(localized(service.cleared), None, page_outputs, api_visibility="private")
         # the validator refuses a bad file reference when the request arrives (HTTP 400), not later in the queue
         upload.upload(localized(service.analyze_file), [upload, prefs], [text, *page_outputs], api_name="analyze_file",
                       api_visibility="undocumented", validator=service.validate_upload_event,
-                      js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
+                      js=SCROLL_TO_RESULT).failure(localized(service.cleared), None, page_outputs, api_visibility="private")
         # 实时侦测: .change, not .input (Gradio fires .input only for keys that type a character, not for text an
         # IME inserts); only the newest text is answered, and a text already shown (an upload's) is not redone
         # outside the queue (a plain POST each, no event stream): the engine gate still takes one text at a time
@@ -157,7 +157,7 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
         text.change(localized(service.analyze_live), [text, live, prefs, shown], page_outputs, trigger_mode="always_last",
                     show_progress="hidden", api_visibility="private", queue=False)
         examples.load_input_event.then(localized(service.analyze_page), [text, prefs], page_outputs, api_visibility="private",
-                                       js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
+                                       js=SCROLL_TO_RESULT).failure(localized(service.cleared), None, page_outputs, api_visibility="private")
         # filters redraw the last result without the model
         for trigger in (min_score.change, types.change):
             trigger(localized(service.set_filters), [min_score, types, prefs, shown], [prefs, *shown_outputs],

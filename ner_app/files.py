@@ -224,7 +224,7 @@ class UploadsOnlyBlocks(gr.Blocks):
             except UploadRefused as exc:
                 log.warning("refused a file reference in a request (%s)", exc.reason)
                 # before any handler, so without the visitor's language: both
-                raise gr.Error(" / ".join(REFUSALS[exc.reason]), title="文件不可用 / File refused",
+                raise gr.Error(" ".join(REFUSALS[exc.reason]), title="文件不可用 · File refused",
                                print_exception=False) from None
         return await super().preprocess_data(block_fn, inputs, state, explicit_call)
 

@@ -16,7 +16,7 @@ import ner
 from ner.textio import decode_bytes, well_formed
 
 from . import userdict, view
-from .i18n import TYPE_NAMES_EN, pick
+from .i18n import TABLE_HEADERS, TYPE_NAMES_EN, current, pick
 from .config import Settings
 from .files import REFUSALS, CacheFull, FileArea, UploadRefused, read_file
 from .gate import Engine, EngineClosed, EngineGate  # noqa: F401  (EngineGate: where the tests find it)
@@ -160,7 +160,7 @@ class NerService:
         visitor's filters (highlights, table, counts and downloads all show the same entities)."""
         prefs = prefs or Prefs()
         if shown is None:
-            return (None, [], view.counts_html(dict.fromkeys(self.types, 0), self.colors, self.names),
+            return (None, self.table([]), view.counts_html(dict.fromkeys(self.types, 0), self.colors, self.names),
                     *[None] * len(DOWNLOADS))
         entities = view.keep(shown.entities, prefs.min_score, prefs.types)
         paths = self.write_downloads(shown.text, entities) if downloads else [None] * len(DOWNLOADS)
@@ -168,9 +168,10 @@ class NerService:
         return (view.highlight_value(shown.text, entities), self.table(entities),
                 view.counts_html(counts, self.colors, self.names), *paths)
 
-    def table(self, entities) -> list[list]:
-        """The entity table's rows (its column names are page strings in the visitor's language)."""
-        return view.table_rows(entities)
+    def table(self, entities) -> dict:
+        """The entity table's value: its rows and the column names in the visitor's language (as plain text:
+        every answer, the ``/call`` API's too, is JSON)."""
+        return {"headers": TABLE_HEADERS[current()], "data": view.table_rows(entities)}
 
     def cleared(self):
         """After an error: no stale result stays on screen under the error message."""

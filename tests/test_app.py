@@ -64,8 +64,9 @@ def test_analyze_highlights_whole_entity_spans(service):
     highlight, rows, counts, json_path, csv_path = service.analyze(TEXT)
     assert highlight["text"] == TEXT
     assert spans(highlight) == EXPECTED
-    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(t, k, s, s + len(t)) for t, k, s in EXPECTED]
-    assert all(0.0 <= r[4] <= 1.0 for r in rows)
+    assert rows["headers"] == ["实体", "类型", "起始", "结束", "置信度"]  # in the visitor's language (Chinese here)
+    assert [(r[0], r[1], r[2], r[3]) for r in rows["data"]] == [(t, k, s, s + len(t)) for t, k, s in EXPECTED]
+    assert all(0.0 <= r[4] <= 1.0 for r in rows["data"])
     assert "stat-card" in counts
 
 
@@ -351,11 +352,11 @@ def test_filters_redraw_the_last_result_without_the_model(service, tmp_path):
     prefs, highlight, rows, counts, json_path, csv_path, *annotations = service.set_filters(0.0, ["LOC"], Prefs(),
                                                                                           shown)
     assert prefs.types == ("LOC",) and [s[0] for s in spans(highlight)] == ["北京", "上海"]
-    assert [r[0] for r in rows] == ["北京", "上海"]
+    assert [r[0] for r in rows["data"]] == ["北京", "上海"]
     assert [e["text"] for e in json.loads(open(json_path, encoding="utf-8").read())["entities"]] == ["北京", "上海"]
     assert '<span class="stat-num">2</span><span class="stat-type"><span class="i18n-zh" lang="zh">合计' in counts
     _, highlight, rows, *_ = service.set_filters(1.0, ["PER", "LOC", "ORG"], prefs, shown)
-    assert rows == [] and highlight["entities"] == []
+    assert rows["data"] == [] and highlight["entities"] == []
 
 
 def test_annotation_downloads_read_back_as_the_same_spans(service):
@@ -388,13 +389,13 @@ def test_live_mode_over_its_limit_clears_the_result_and_says_why(toy, tmp_path):
     *_, shown = service.analyze_live(TEXT, True, Prefs())
     assert shown is not None
     highlight, rows, counts, *downloads, cleared = service.analyze_live(TEXT + "。", True, Prefs(), shown)
-    assert highlight is None and rows == [] and downloads == [None] * 5 and cleared is None
+    assert highlight is None and rows["data"] == [] and downloads == [None] * 5 and cleared is None
     assert f"{len(TEXT):,} 字以内" in counts and f"{len(TEXT) + 1:,} 字" in counts and "开始侦测" in counts
 
 
 def test_an_error_clears_the_result(service):
     highlight, rows, _counts, *downloads, shown = service.cleared()
-    assert highlight is None and rows == [] and shown is None and downloads == [None] * 5
+    assert highlight is None and rows["data"] == [] and shown is None and downloads == [None] * 5
 
 
 @pytest.mark.parametrize("header, lang", [(None, "zh"), ("zh-CN,zh;q=0.9,en;q=0.8", "zh"), ("zh-TW", "zh"),
