@@ -89,6 +89,35 @@ def json_tool_results(blocks: gr.Blocks) -> None:
         return original(data, root_url)
 
     server.postprocess_output_data = postprocess_output_data
+    _structured_results(server)
+
+
+def _structured_results(server: Any) -> None:
+    """A tool result that is one JSON object also goes out as the MCP result's ``structuredContent`` (MCP
+    2025-06-18), so a client reads the entities without parsing text; Gradio fills it only for tools it was told
+    about, with its text blocks.  No-op where the ``mcp`` package has no structured content."""
+    low = getattr(server, "mcp_server", None)
+    types = server.types
+    if low is None or "structuredContent" not in getattr(types.CallToolResult, "model_fields", {}):
+        return
+    original = low.request_handlers.get(types.CallToolRequest)
+    if original is None:
+        return
+
+    async def call_tool(request: Any) -> Any:
+        answer = await original(request)
+        result = getattr(answer, "root", None)
+        if (isinstance(result, types.CallToolResult) and not result.isError and result.structuredContent is None
+                and len(result.content) == 1 and getattr(result.content[0], "type", None) == "text"):
+            try:
+                data = json.loads(result.content[0].text)
+            except ValueError:
+                return answer
+            if isinstance(data, dict):
+                return types.ServerResult(result.model_copy(update={"structuredContent": data}))
+        return answer
+
+    low.request_handlers[types.CallToolRequest] = call_tool
 
 
 def _is_file(value: object) -> bool:

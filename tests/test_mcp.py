@@ -48,6 +48,7 @@ def test_mcp_call_returns_the_entities_of_the_seed_sentence(server_url):
     result = run(server_url, call)
     assert not result.isError, result
     payload = json.loads(result.content[0].text)  # JSON text, not Python's repr
+    assert result.structuredContent == payload  # and the same object as structured content
     found = [(e["text"], e["type"]) for e in payload["entities"]]
     # the toy model also tags the 大 of 大会; the four real entities come first
     assert found[:4] == [("张三", "PER"), ("北京", "LOC"), ("清华大学", "ORG"), ("上海", "LOC")]
