@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import html
 import logging
 import shutil
 import tempfile
@@ -149,8 +150,8 @@ class NerService:
         log.info("recognized %d entities in %d chars in %.1f ms", len(entities), len(text),
                  1000 * (time.perf_counter() - started))
         if not entities:
-            gr.Warning(pick(f"没有找到{'、'.join(self.names.values())}。",
-                            f"No {', '.join(TYPE_NAMES_EN.get(k, k).lower() for k in self.types)} found."),
+            gr.Warning(html.escape(pick(f"没有找到{'、'.join(self.names.values())}。",  # names from the model card
+                                        f"No {', '.join(TYPE_NAMES_EN.get(k, k).lower() for k in self.types)} found.")),
                        title=pick("结果为空", "Nothing found"))
         shown = Shown(text, tuple(entities))
         return (*self.present(shown, prefs), shown)
