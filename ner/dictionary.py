@@ -50,6 +50,7 @@ SOURCE = "dictionary"
 _LABEL = re.compile(r"[^\W\d][\w.]*")
 #: Chinese names of the seed types, accepted in place of the type code (the model's display_names add more)
 TYPE_NAMES = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
+_CODES = {name: code for code, name in TYPE_NAMES.items()}
 #: a comment: '#' at the start of the line or after whitespace, to the end of the line
 _COMMENT = re.compile(r"(?:^|\s)#.*", re.S)
 #: TEXT, then a run of separators (spaces, commas, colons; full-width too), then the last word: the type
@@ -124,7 +125,7 @@ class Dictionary:
             self.blocked.setdefault((e.text, e.label), e.line)
             return
         seen = self.forced.setdefault(e.text, (e.label, e.line))  # type: ignore[arg-type]
-        if seen[0] != e.label:
+        if not _same_type(seen[0], e.label):
             raise _conflict(self.name, e.line, e.text, e.label, seen)
 
     def _build(self) -> None:
@@ -158,7 +159,7 @@ class Dictionary:
                     valid = ok[label] = "\t" not in label and _valid_label(label)
                 if valid:
                     seen = forced.setdefault(word, (label, n))
-                    if seen[0] != label:
+                    if seen[0] != label and not _same_type(seen[0], label):
                         raise _conflict(name, n, word, label, seen)
                     continue
             entry = parse_line(raw, name, n)
@@ -259,6 +260,11 @@ class Dictionary:
             return (k >= 0 and ends[k] > e.start) or (k + 1 < len(starts) and starts[k + 1] < e.end)
 
         return sorted([e for e in kept if not overlaps(e)] + forced)
+
+
+def _same_type(a: str | None, b: str | None) -> bool:
+    """Whether two type names written in a dictionary name one type (``ORG`` and ``机构名``)."""
+    return a == b or (a is not None and b is not None and _CODES.get(a, a) == _CODES.get(b, b))
 
 
 def _conflict(where: str, line: int, text: str, label: str | None, seen: tuple[str, int]) -> FormatError:

@@ -163,3 +163,10 @@ def test_format_error_fields_survive_pickling():
     err = pickle.loads(pickle.dumps(ner.FormatError.at("f.txt", 3, "bad", "type", "X")))
     assert (str(err), err.where, err.line, err.kind, err.detail, err.value) == ("f.txt:3: bad", "f.txt", 3, "type",
                                                                                   "bad", "X")
+
+
+def test_a_type_and_its_chinese_name_are_one_type_not_a_conflict():
+    d = Dictionary.parse("字节跳动 ORG\n字节跳动：机构名").resolve(["PER", "LOC", "ORG"])
+    assert d.forced == {"字节跳动": ("ORG", 1)}
+    with pytest.raises(ner.FormatError, match="forced as 人名 here but as ORG"):
+        Dictionary.parse("字节跳动 ORG\n字节跳动 人名")
