@@ -69,6 +69,23 @@ def _bound(session, feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
     return call
 
 
+def _calls(rec, sessions: dict[str, Any], text: str) -> tuple[dict[str, Callable[[], Any]], int]:
+    """What to time for ``text``: each session's runs of its batches, I/O binding, the features, the forward."""
+    batches = _feeds(rec, text)
+
+    def plain(session) -> Callable[[], Any]:
+        return lambda: [session.run(None, f) for f in batches]
+
+    calls = {name: plain(s) for name, s in sessions.items()}
+    bound = [_bound(next(iter(sessions.values())), f) for f in batches]
+    calls["io binding"] = lambda: [b() for b in bound]
+    encs, windows = rec.preprocess([text])
+    rows = [encs[w.text].ids[w.start : w.end] for w in windows]
+    calls["features only"] = lambda: rec.featurize.joined(rows)
+    calls["forward (features + run)"] = lambda: rec.forward(encs, windows)
+    return calls, len(windows)
+
+
 def measure(model: str | None, lengths: list[int], repeats: int, rounds: int) -> list[dict]:
     import ner
     from ner.samples import text_of_length
@@ -76,21 +93,12 @@ def measure(model: str | None, lengths: list[int], repeats: int, rounds: int) ->
 
     rec = ner.load(model)
     default = default_threads()
-    variants = {f"default ({default} threads, no spinning)": {}, "threads=1": {"threads": 1},
-                "threads=2": {"threads": 2}, "spinning": {"spinning": True}}
+    variants: dict[str, dict[str, Any]] = {f"default ({default} threads, no spinning)": {}, "threads=1": {"threads": 1},
+                                           "threads=2": {"threads": 2}, "spinning": {"spinning": True}}
     sessions = {name: create_session(rec.model_path, **opts) for name, opts in variants.items()}
     results = []
     for n in lengths:
-        text = text_of_length(n)
-        batches = _feeds(rec, text)
-        calls: dict[str, Callable[[], Any]] = {
-            name: (lambda s=s: [s.run(None, f) for f in batches]) for name, s in sessions.items()}
-        bound = [_bound(sessions[next(iter(sessions))], f) for f in batches]
-        calls["io binding"] = lambda: [b() for b in bound]
-        encs, windows = rec.preprocess([text])
-        rows = [encs[w.text].ids[w.start : w.end] for w in windows]
-        calls["features only"] = lambda: rec.featurize.joined(rows)
-        calls["forward (features + run)"] = lambda: rec.forward(encs, windows)
+        calls, n_windows = _calls(rec, sessions, text_of_length(n))
         for call in calls.values():
             call()
         per: dict[str, list[float]] = {name: [] for name in calls}
@@ -99,7 +107,7 @@ def measure(model: str | None, lengths: list[int], repeats: int, rounds: int) ->
                 per[name].append(_median_ms(call, repeats))
         ms = {name: statistics.median(v) for name, v in per.items()}
         base = ms[next(iter(sessions))]
-        results.append({"chars": n, "windows": len(windows),
+        results.append({"chars": n, "windows": n_windows,
                         "ms": {k: round(v, 3) for k, v in ms.items()},
                         "ratio": {k: round(v / base, 2) for k, v in ms.items()}})
     return results
