@@ -82,7 +82,11 @@ def test_decode_of_nothing(decoder):
     assert (paths == -1).all() and (probs == 0).all()
 
 
-LABELS = ["O"] + [f"{p}-{t}" for t in ("PER", "LOC", "ORG", "GPE", "PRODUCT") for p in "BIES"]
+def bioes(types):
+    return ["O"] + [f"{p}-{t}" for t in types for p in "BIES"]
+
+
+LABELS = bioes(("PER", "LOC", "ORG", "GPE", "PRODUCT"))
 
 
 def bioes_crf(rng, labels, forbidden):
@@ -94,16 +98,19 @@ def bioes_crf(rng, labels, forbidden):
 
 
 @compiled
+@pytest.mark.parametrize("labels", [bioes(("PER", "LOC", "ORG")), bioes([f"T{i}" for i in range(10)])],
+                         ids=["13 tags, pruned", "41 tags, vectorised"])
 @pytest.mark.parametrize("forbidden", [-1e4, -15.0, -5.0, 0.0])
 @pytest.mark.parametrize("seed", range(8))
-def test_compiled_equals_numpy_exactly_with_the_scheme_s_allowed_moves(forbidden, seed):
+def test_compiled_equals_numpy_exactly_with_the_scheme_s_allowed_moves(labels, forbidden, seed):
     """Whatever the scores of the moves the scheme forbids, pruning by them changes no path, bit for bit."""
+    assert (len(labels) < ner.crf.PRUNE_BELOW) == (len(labels) == 13)
     rng = np.random.default_rng(seed)
-    crf = bioes_crf(rng, LABELS, forbidden)
+    crf = bioes_crf(rng, labels, forbidden)
     batch, seq = 5, 130
-    em = rng.normal(size=(batch, seq, len(LABELS))) * rng.choice([1.0, 5.0, 20.0])
+    em = rng.normal(size=(batch, seq, len(labels))) * rng.choice([1.0, 5.0, 20.0])
     lengths = np.array([seq, 1, 0, 77, 128])
-    wanted = np.array([lab != "O" for lab in LABELS])
+    wanted = np.array([lab != "O" for lab in labels])
     paths, probs = decode(em, lengths, crf, wanted)
     ref_paths, ref_probs = decode_numpy(em, lengths, crf, wanted)
     assert (paths == ref_paths).all()
@@ -112,13 +119,14 @@ def test_compiled_equals_numpy_exactly_with_the_scheme_s_allowed_moves(forbidden
 
 
 @compiled
+@pytest.mark.parametrize("pruned", [True, False])
 @pytest.mark.parametrize("seed", range(20))
-def test_compiled_breaks_ties_as_numpy_does(seed):
+def test_compiled_breaks_ties_as_numpy_does(pruned, seed):
     """Small integer scores make many equal sums: the first (lowest) tag must win each tie, in both."""
     rng = np.random.default_rng(seed)
-    k = int(rng.integers(2, 9))
+    k = int(rng.integers(2, 9)) if pruned else int(rng.integers(2, 30))
     crf = CRF(rng.integers(-2, 2, size=(k, k)).astype(float), rng.integers(-1, 1, size=k).astype(float),
-              rng.integers(-1, 1, size=k).astype(float), rng.random((k, k)) < 0.5)
+              rng.integers(-1, 1, size=k).astype(float), rng.random((k, k)) < 0.5 if pruned else None)
     em = rng.integers(-2, 3, size=(3, 25, k)).astype(float)
     lengths = np.array([25, 13, 2])
     paths, probs = decode(em, lengths, crf)
