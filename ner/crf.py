@@ -27,6 +27,7 @@ RENORM = 8
 try:
     from . import _crfkernel as _kernel  # type: ignore[attr-defined]
 except ImportError:  # not built (no compiler at install time): the numpy reference serves
+    log.debug("ner._crfkernel is not built; CRF decoding runs in numpy (pip install . builds it)")
     _kernel = None
 if os.environ.get("NER_CRF_KERNEL", "").lower() == "numpy":
     _kernel = None
@@ -72,8 +73,8 @@ class CRF:
         # the probability-space tables exactly as decode_numpy computes them (same dtype, same exp)
         a = np.exp(self.transitions - self.transitions.max())
         tables: tuple[Any, ...] = (
-            np.ascontiguousarray(trans), np.ascontiguousarray(trans.T), np.ascontiguousarray(start), np.ascontiguousarray(end),
-            np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(a.T, dtype=np.float64),
+            np.ascontiguousarray(trans), np.ascontiguousarray(trans.T),
+            np.ascontiguousarray(start), np.ascontiguousarray(end), np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(a.T, dtype=np.float64),
             np.ascontiguousarray(np.exp(self.start - self.start.max()), dtype=np.float64),
             np.ascontiguousarray(np.exp(self.end - self.end.max()), dtype=np.float64))
         if self.allowed is None or np.asarray(self.allowed).shape != (k, k) or k >= PRUNE_BELOW:
