@@ -74,7 +74,8 @@ class CRF:
         a = np.exp(self.transitions - self.transitions.max())
         tables: tuple[Any, ...] = (
             np.ascontiguousarray(trans), np.ascontiguousarray(trans.T),
-            np.ascontiguousarray(start), np.ascontiguousarray(end), np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(a.T, dtype=np.float64),
+            np.ascontiguousarray(start), np.ascontiguousarray(end),
+            np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(a.T, dtype=np.float64),
             np.ascontiguousarray(np.exp(self.start - self.start.max()), dtype=np.float64),
             np.ascontiguousarray(np.exp(self.end - self.end.max()), dtype=np.float64))
         if self.allowed is None or np.asarray(self.allowed).shape != (k, k) or k >= PRUNE_BELOW:
