@@ -7,8 +7,9 @@
  * Exactness.  The Viterbi recursion performs the reference's float operations in its order
  * (delta[i] + trans[i, j], the maximum over i with the first index winning ties, then + emission),
  * so paths are bit-identical.  Forward-backward runs the same recursion in probability space
- * (renormalised every RENORM steps, the same exp'd tables, computed by numpy), so marginals agree
- * to the last bits, as the reference's BLAS products agree with themselves.
+ * (renormalised every RENORM steps, the exp'd transition tables computed by numpy), with the
+ * emissions' exponentials from libm and sums in a fixed order, so marginals agree with the reference
+ * to the last bits, as the reference's own BLAS products do across memory layouts.
  *
  * Sparsity.  Given the allowed moves (small tag sets: ner.crf.PRUNE_BELOW), Viterbi visits, for each
  * tag, its allowed predecessors first; the others are skipped when an upper bound (best previous score
