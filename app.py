@@ -157,7 +157,8 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
                          api_visibility="private").success(localized(service.rerun), [prefs, shown], page_outputs,
                                                            api_visibility="private")
 
-        # Client API (and MCP tools): hidden, typed inputs; concurrent calls are batched into one engine call
+        # Client API (and MCP tools): hidden, typed inputs; concurrent calls are batched into one engine call,
+        # and as many batches run at once as the engine gate has slots (Gradio's default is one per event)
         text_input = api_text("text", f"the Chinese text: one string of at most {service.settings.max_chars} characters")
         api_min_score = describe(as_sent(gr.Slider(0, 1, value=0, label="min_score", visible=False)),
                                  "keep entities whose score is at least this (0 to 1)")
@@ -170,10 +171,11 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
         api_recognize.click(service.highlight_entities, [text_input, api_min_score, api_types],
                             gr.HighlightedText(label="highlighted text", color_map=service.colors, visible=False),
                             api_name="recognize", batch=True, max_batch_size=16, validator=service.validate_batch,
-                            api_description=API_NOTE["recognize"])
+                            api_description=API_NOTE["recognize"], concurrency_limit=service.settings.engine_slots)
         api_extract.click(service.extract_entities, [text_input, api_min_score, api_types, api_offsets],
                           entities_json("entities"), api_name="extract", batch=True,
-                          max_batch_size=16, validator=service.validate_batch, api_description=API_NOTE["extract"])
+                          max_batch_size=16, validator=service.validate_batch, api_description=API_NOTE["extract"],
+                          concurrency_limit=service.settings.engine_slots)
     demo.file_area = service.files
     demo.queue(max_size=service.settings.queue_size)
     return demo

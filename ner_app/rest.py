@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -201,8 +202,8 @@ def create_api(recognizer: Engine, settings: Settings, notice: str | None = None
                 return error_response(500, "recognition failed inside the engine; the request can be retried")
         results = [{"entities": view.entity_dicts(t, view.keep(ents, options.min_score, options.types),
                                                   options.offsets)} for t, ents in zip(texts, found)]
-        body = json.dumps(results[0] if single else {"results": results}, ensure_ascii=False,
-                          separators=(",", ":")).encode("utf-8")
+        # orjson (a dependency of Gradio): the same compact UTF-8 JSON as json.dumps(ensure_ascii=False), faster
+        body = orjson.dumps(results[0] if single else {"results": results})
         if len(body) > settings.max_response_bytes:
             raise ApiError(413, f"the answer would be {len(body)} bytes, over the limit of "
                                 f"{settings.max_response_bytes} bytes; send fewer or shorter texts")
