@@ -99,16 +99,20 @@ class Lexicon:
     """Hashed lexicon entries with type bits; :meth:`features` gives (n, 4 * n_types) floats."""
 
     def __init__(self, keys: np.ndarray, bits: np.ndarray, lengths: np.ndarray, types: list[str]):
-        order = np.argsort(keys, kind="stable")
-        self.keys = np.asarray(keys, dtype=np.uint64)[order]
-        self.bits = np.asarray(bits, dtype=np.uint8)[order]
+        self.keys = np.asarray(keys, dtype=np.uint64)
+        self.bits = np.asarray(bits, dtype=np.uint8)
+        if len(self.keys) > 1 and not (self.keys[1:] >= self.keys[:-1]).all():  # a saved lexicon is sorted already
+            order = np.argsort(self.keys, kind="stable")
+            self.keys, self.bits = self.keys[order], self.bits[order]
         self.types = list(types)
         self.lengths = sorted({int(x) for x in np.unique(lengths)}) if len(lengths) else []
         # A 2 MB bit filter in front of the binary search: most windows of text are no entry,
         # and random probes into the sorted keys (cache misses) would dominate the cost.
+        # Built in slices, so loading a large lexicon does not hold several key-sized temporaries.
         self._filter = np.zeros(1 << (FILTER_BITS - 3), dtype=np.uint8)
-        slot = _filter_slot(self.keys)
-        np.bitwise_or.at(self._filter, slot >> 3, (1 << (slot & 7)).astype(np.uint8))
+        for a in range(0, len(self.keys), 1 << 16):
+            slot = _filter_slot(self.keys[a : a + (1 << 16)])
+            np.bitwise_or.at(self._filter, slot >> np.uint64(3), (1 << (slot & np.uint64(7))).astype(np.uint8))
 
     @property
     def proper_bit(self) -> int:
