@@ -1,6 +1,7 @@
 """Building the lexicon feature table from word lists (``data/lexicon``), jieba's dictionary and mined names."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from .._optional import require
@@ -16,7 +17,7 @@ JIEBA_TAGS = {"nr": TYPE_BITS["PER"], "ns": TYPE_BITS["LOC"], "nt": TYPE_BITS["O
 PROPER_TAGS = {"nr", "nrt", "nrfg", "nt", "nz"}  # proper nouns that are not places (ns)
 
 
-def lexicon_types(sources: list[str]) -> list[str]:
+def lexicon_types(sources: Sequence[str]) -> list[str]:
     """The feature types a lexicon built from ``sources`` has: CORP joins the four only when asked for."""
     return list(LEXICON_TYPES) + (["CORP"] if "corp" in sources else [])
 
@@ -34,7 +35,7 @@ def read_mined(path: Path) -> dict[str, int]:
     return entries
 
 
-def read_lexicon_entries(data_dir: Path, sources: list[str], mined: Path | None = None) -> dict[str, int]:
+def read_lexicon_entries(data_dir: Path, sources: Sequence[str], mined: Path | None = None) -> dict[str, int]:
     proper, common = aux_bits(len(lexicon_types(sources)))
     entries: dict[str, int] = {}
     for name in sources:
@@ -61,7 +62,7 @@ def read_lexicon_entries(data_dir: Path, sources: list[str], mined: Path | None 
     return entries
 
 
-def build_lexicon_file(data_dir: Path, sources: list[str], tok: TextTokenizer, out: Path, mined: Path | None = None):
+def build_lexicon_file(data_dir: Path, sources: Sequence[str], tok: TextTokenizer, out: Path, mined: Path | None = None):
     """Hash the lexicon ``sources`` (and a mined-names file) through ``tok`` into ``out`` (lexicon.npz)."""
     entries = read_lexicon_entries(data_dir, sources, mined)
     words = list(entries)
