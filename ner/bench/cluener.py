@@ -36,7 +36,7 @@ def main(argv=None) -> None:
     import ner
     from ner.samples import text_of_length
     from ner import formats
-    from ner.training import finetune
+    from ner import finetune
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
