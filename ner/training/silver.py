@@ -32,6 +32,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+from ..tags import Span
 from .corpora import DEFAULT_DATA
 from .pretrain import RAW_SOURCES
 
@@ -43,7 +44,6 @@ SENTENCE = re.compile(r"[^。！？!?]*[。！？!?]|[^。！？!?]+$")
 _SPACES = re.compile(r"\s+")
 _CJK_SPACE = re.compile(r"(?<=[^A-Za-z0-9]) | (?=[^A-Za-z0-9])")
 
-Span = tuple[int, int, str]
 
 
 def clean_line(line: str) -> str:

@@ -29,8 +29,7 @@ from .._optional import require
 from ..crf import CRF, viterbi
 from ..features import BigramTable, Featurizer, Lexicon
 from ..tags import tags_to_spans
-from ..text import fold_char
-from ..tokenizer import SPECIAL_TOKENS, TextTokenizer
+from ..tokenizer import SPECIAL_TOKENS, TextTokenizer, fold_char
 from .batches import collate, encode_examples, make_batches, mask_unknown, sample_epoch
 from .corpora import CORPORA, DEFAULT_DATA, Example, train_dev
 from .lexicon import LEXICON_SOURCES, build_lexicon_file
