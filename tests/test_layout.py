@@ -161,3 +161,16 @@ def test_only_entry_points_read_the_environment():
     assert not offenders, f"read the variable in the entry point (main, Settings) and pass it in: {sorted(offenders)}"
     fixed = sorted(set(READS_ENVIRONMENT) - readers)
     assert not fixed, f"{fixed} no longer read the environment: take them off READS_ENVIRONMENT"
+
+
+def test_every_console_script_names_a_function_that_exists():
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    for script, target in scripts.items():
+        module, _, func = target.partition(":")
+        path = ROOT / Path(*module.split("."))
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        assert path.is_file(), (script, target)
+        defined = {n.name for n in ast.parse(path.read_text(encoding="utf-8")).body if isinstance(n, ast.FunctionDef)}
+        assert func in defined, (script, target)
