@@ -30,6 +30,7 @@ their settings in SECURITY.md.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -40,11 +41,12 @@ import gradio as gr
 import ner
 from ner import samples
 from ner_app import view
+from ner_app.i18n import TABLE_HEADERS, TYPE_NAMES_EN, localized, t, translations
 from ner_app.config import Settings
 from ner_app.files import FileArea, UploadsOnlyBlocks
 from ner_app.guard import Guard
 from ner_app.model_source import load_engine
-from ner_app.inputs import api_text, as_sent, describe, entities_json
+from ner_app.inputs import api_text, as_sent, describe, entities_json, json_tool_results
 from ner_app.rest import create_api, swagger_ui_folder
 from ner_app.server import bind, serve
 from ner_app.service import NerService, Prefs
@@ -52,13 +54,15 @@ from ner_app.service import NerService, Prefs
 log = logging.getLogger(__name__)
 
 TITLE = "AI 智能实体侦测服务"
+TITLE_EN = "AI Named-Entity Detection"
 CSS_PATH = Path(__file__).resolve().parent / "assets" / "style.css"
-#: the page's script: Gradio's toast titles in Chinese
+DOCS_CSS_PATH = CSS_PATH.with_name("docs.css")
+#: the page's script: Gradio's toast titles in Chinese, and the page strings Gradio leaves untranslated
 JS_PATH = Path(__file__).resolve().parent / "assets" / "page.js"
 HIGHLIGHT_ID = "highlight"
 EXAMPLES = [[samples.SEED], [samples.NEWS], [samples.REPORT], [samples.POST], [samples.MIXED]]
-EXAMPLE_LABELS = ["人物 · 机构 · 地点", "新闻报道", "长篇报告", "社交媒体帖子", "中英文数字混排"]
-DOWNLOAD_LABELS = [("json", "JSON"), ("csv", "CSV"), *((key, label) for key, _, label in view.ANNOTATION_FORMATS)]
+EXAMPLE_LABELS = [t(f"example_{k}") for k in range(len(EXAMPLES))]
+DOWNLOADS = ["json", "csv", *(key for key, _, _ in view.ANNOTATION_FORMATS)]
 #: on a narrow screen the result column is below the input: bring it into view when a run starts
 SCROLL_TO_RESULT = """(...args) => {
     if (window.innerWidth < 800) document.getElementById('result')?.scrollIntoView({behavior: 'smooth'});
@@ -87,75 +91,74 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
     """The page, wired to ``service`` (loaded from the environment when None); nothing is launched."""
     service = service or load_service(Settings.from_env())
     ttl = service.settings.file_ttl_s
-    live_max = service.settings.live_max_chars
     # Gradio deletes its uploads and copies once they are older than the time-to-live
     with UploadsOnlyBlocks(title=TITLE, delete_cache=(min(ttl, 60), ttl)) as demo:
-        gr.HTML(view.header_html(TITLE, service.model_name, service.colors, service.notice, service.names))
+        gr.HTML(view.header_html(TITLE, service.model_name, service.colors, service.notice, service.names,
+                                 title_en=TITLE_EN))
         prefs = gr.State(Prefs())  # this visitor's dictionary and filters: per browser tab, never shared
         shown = gr.State(None)  # the last result before the filters
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                text = gr.Textbox(label="输入中文文本", lines=8, max_lines=20, elem_id="input-text",
-                                  placeholder="在这里粘贴或输入中文文本，例如：张三在北京清华大学任职。")
+                text = gr.Textbox(label=t("input_label"), lines=8, max_lines=20, elem_id="input-text",
+                                  placeholder=t("input_placeholder"))
                 with gr.Row(equal_height=True):
-                    live = gr.Checkbox(label=f"实时侦测（边输入边识别，{live_max:,} 字以内）", value=False,
-                                       elem_id="live", scale=2)
-                    run = gr.Button("🚀 开始侦测", variant="primary", elem_id="run", scale=3)
-                upload = gr.File(label="或上传 .txt 文件（UTF-8 / GB18030 / Big5 / UTF-16 等）", file_types=[".txt"],
-                                 type="filepath", height=150, elem_id="upload")
-                with gr.Accordion("自定义词典", open=False, elem_id="dictionary"):
-                    dict_text = gr.Textbox(label="词典条目（只对您本人的侦测生效）", lines=5, max_lines=15,
-                                           elem_id="dictionary-text",
-                                           placeholder="每行一条：文本<Tab>类型，例如\n字节跳动\tORG\n"
-                                                       "屏蔽误报：-文本<Tab>类型，例如\n-星巴克\tPER")
-                    apply_dict = gr.Button("应用词典", size="sm", elem_id="apply-dictionary")
-                    gr.Markdown(f"类型：{'、'.join(f'{t}（{n}）' for t, n in service.names.items())}。"
-                                f"最多 {service.settings.max_dict_entries:,} 条；词典条目优先于模型结果。",
-                                elem_classes="hint")
-                examples = gr.Examples(EXAMPLES, inputs=text, example_labels=EXAMPLE_LABELS, label="示例文本（点击即侦测）")
+                    live = gr.Checkbox(label=t("live"), value=False, elem_id="live", scale=2)
+                    run = gr.Button(t("run"), variant="primary", elem_id="run", scale=3)
+                upload = gr.File(label=t("upload_label"), file_types=[".txt"], type="filepath", height=150,
+                                 elem_id="upload")
+                with gr.Accordion(t("dictionary"), open=False, elem_id="dictionary"):
+                    dict_text = gr.Textbox(label=t("dictionary_label"), lines=5, max_lines=15,
+                                           elem_id="dictionary-text", placeholder=t("dictionary_placeholder"))
+                    apply_dict = gr.Button(t("apply_dictionary"), size="sm", elem_id="apply-dictionary")
+                    gr.Markdown(t("dictionary_hint"), elem_classes="hint")
+                examples = gr.Examples(EXAMPLES, inputs=text, example_labels=EXAMPLE_LABELS, label=t("examples"),
+                                       elem_id="examples")
             with gr.Column(scale=1, min_width=300, elem_id="result"):
                 counts = gr.HTML(view.counts_html(dict.fromkeys(service.types, 0), service.colors, service.names),
                                  elem_id="counts")
                 with gr.Row(elem_id="downloads"):
-                    downloads = [gr.DownloadButton(f"下载 {label}", size="sm", elem_id=f"download-{key}",
+                    downloads = [gr.DownloadButton(t(f"download_{key}"), size="sm", elem_id=f"download-{key}",
                                                    variant="secondary")
-                                 for key, label in DOWNLOAD_LABELS]
+                                 for key in DOWNLOADS]
                 with gr.Row(elem_id="filters"):
-                    min_score = gr.Slider(0, 1, value=0, step=0.05, label="最低置信度", elem_id="min-score",
+                    min_score = gr.Slider(0, 1, value=0, step=0.05, label=t("min_score"), elem_id="min-score",
                                           min_width=160)
-                    types = gr.CheckboxGroup([(service.legend[t], t) for t in service.types], value=service.types,
-                                             label="显示的类型", elem_id="types", min_width=160)
-                # the legend is the counts row above (each type's colour, Chinese name and code)
-                highlight = gr.HighlightedText(label="侦测结果", color_map=service.colors, show_legend=False,
+                    types = gr.CheckboxGroup([(t(f"type_{k}"), k) for k in service.types], value=service.types,
+                                             label=t("types"), elem_id="types", min_width=160)
+                # the legend is the counts row above (each type's colour, name and code)
+                highlight = gr.HighlightedText(label=t("highlight"), color_map=service.colors, show_legend=False,
                                                combine_adjacent=False, elem_id=HIGHLIGHT_ID)
-                table = gr.Dataframe(headers=view.TABLE_HEADERS, label="实体列表（可左右滑动）", interactive=False,
-                                     elem_id="entity-table", wrap=True, max_height=420)
+                table = gr.Dataframe(headers=[t(f"column_{k}") for k in range(len(view.TABLE_HEADERS))],
+                                     label=t("table"), interactive=False, elem_id="entity-table", wrap=True,
+                                     max_height=420)
 
         shown_outputs = [highlight, table, counts, *downloads]
         page_outputs = [*shown_outputs, shown]
         # the button: on a phone the result is below the input, so the page scrolls to it
-        run.click(service.analyze_page, [text, prefs], page_outputs, api_name="analyze",
-                  api_visibility="undocumented", js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
+        run.click(localized(service.analyze_page), [text, prefs], page_outputs, api_name="analyze",
+                  api_visibility="undocumented", js=SCROLL_TO_RESULT).failure(localized(service.cleared), None, page_outputs, api_visibility="private")
         # the validator refuses a bad file reference when the request arrives (HTTP 400), not later in the queue
-        upload.upload(service.analyze_file, [upload, prefs], [text, *page_outputs], api_name="analyze_file",
+        upload.upload(localized(service.analyze_file), [upload, prefs], [text, *page_outputs], api_name="analyze_file",
                       api_visibility="undocumented", validator=service.validate_upload_event,
-                      js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
+                      js=SCROLL_TO_RESULT).failure(localized(service.cleared), None, page_outputs, api_visibility="private")
         # 实时侦测: .change, not .input (Gradio fires .input only for keys that type a character, not for text an
         # IME inserts); only the newest text is answered, and a text already shown (an upload's) is not redone
         # outside the queue (a plain POST each, no event stream): the engine gate still takes one text at a time
         # per slot, and a live text is at most NER_LIVE_MAX_CHARS long
-        text.change(service.analyze_live, [text, live, prefs, shown], page_outputs, trigger_mode="always_last",
+        text.change(localized(service.analyze_live), [text, live, prefs, shown], page_outputs, trigger_mode="always_last",
                     show_progress="hidden", api_visibility="private", queue=False)
-        examples.load_input_event.then(service.analyze_page, [text, prefs], page_outputs, api_visibility="private",
-                                       js=SCROLL_TO_RESULT).failure(service.cleared, None, page_outputs, api_visibility="private")
+        examples.load_input_event.then(localized(service.analyze_page), [text, prefs], page_outputs, api_visibility="private",
+                                       js=SCROLL_TO_RESULT).failure(localized(service.cleared), None, page_outputs, api_visibility="private")
         # filters redraw the last result without the model
         for trigger in (min_score.change, types.change):
-            trigger(service.set_filters, [min_score, types, prefs, shown], [prefs, *shown_outputs],
+            trigger(localized(service.set_filters), [min_score, types, prefs, shown], [prefs, *shown_outputs],
                     api_visibility="private", show_progress="hidden", trigger_mode="always_last")
-        apply_dict.click(service.set_dictionary, [dict_text, prefs], prefs, api_visibility="private").success(
-            service.rerun, [prefs, shown], page_outputs, api_visibility="private")
+        apply_dict.click(localized(service.set_dictionary), [dict_text, prefs], prefs,
+                         api_visibility="private").success(localized(service.rerun), [prefs, shown], page_outputs,
+                                                           api_visibility="private")
 
-        # Client API (and MCP tools): hidden, typed inputs; concurrent calls are batched into one engine call
+        # Client API (and MCP tools): hidden, typed inputs; concurrent calls are batched into one engine call,
+        # and as many batches run at once as the engine gate has slots (Gradio's default is one per event)
         text_input = api_text("text", f"the Chinese text: one string of at most {service.settings.max_chars} characters")
         api_min_score = describe(as_sent(gr.Slider(0, 1, value=0, label="min_score", visible=False)),
                                  "keep entities whose score is at least this (0 to 1)")
@@ -168,10 +171,11 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
         api_recognize.click(service.highlight_entities, [text_input, api_min_score, api_types],
                             gr.HighlightedText(label="highlighted text", color_map=service.colors, visible=False),
                             api_name="recognize", batch=True, max_batch_size=16, validator=service.validate_batch,
-                            api_description=API_NOTE["recognize"])
+                            api_description=API_NOTE["recognize"], concurrency_limit=service.settings.engine_slots)
         api_extract.click(service.extract_entities, [text_input, api_min_score, api_types, api_offsets],
                           entities_json("entities"), api_name="extract", batch=True,
-                          max_batch_size=16, validator=service.validate_batch, api_description=API_NOTE["extract"])
+                          max_batch_size=16, validator=service.validate_batch, api_description=API_NOTE["extract"],
+                          concurrency_limit=service.settings.engine_slots)
     demo.file_area = service.files
     demo.queue(max_size=service.settings.queue_size)
     return demo
@@ -179,17 +183,44 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
 
 def create_app(service: NerService):
     """The REST API with the Gradio page mounted at ``/`` (the REST routes are matched first)."""
-    api = create_api(service.rec, service.settings, notice=service.notice, docs_assets=swagger_ui_folder())
+    api = create_api(service.rec, service.settings, notice=service.notice, docs_assets=swagger_ui_folder(),
+                     docs_css=DOCS_CSS_PATH.read_text(encoding="utf-8"))
     demo = build_demo(service)
+    strings = page_strings(service)
     app = gr.mount_gradio_app(api, demo, path="/", theme=THEME, css_paths=[CSS_PATH],
                               css=view.highlight_css(service.colors, HIGHLIGHT_ID), show_error=False,
                               max_file_size=service.settings.max_upload_bytes, footer_links=["api"],
                               run_history=False, mcp_server=mcp_enabled(service.settings),
-                              js=JS_PATH.read_text(encoding="utf-8"))
+                              i18n=strings,
+                              js=page_js(strings))
     # mount_gradio_app never marks the app launched, and Gradio skips its own check that a file named
     # in a request lies in its upload folder for an app that has not launched
     demo.has_launched = True
+    json_tool_results(demo)  # MCP tool results as JSON text, not Python's repr
     return app
+
+
+def page_js(strings: gr.I18n) -> str:
+    """The page's script (assets/page.js, a function of the page strings) called with ``strings``."""
+    return (f"() => ({JS_PATH.read_text(encoding='utf-8').strip()})"
+            f"({json.dumps(strings.translations_dict, ensure_ascii=False)})")
+
+
+def page_strings(service: NerService) -> gr.I18n:
+    """The page's strings in Chinese and English, with those made from the model and the settings: the live
+    limit, each type's name, the dictionary hint."""
+    live_max = service.settings.live_max_chars
+    names_en = {k: TYPE_NAMES_EN.get(k) or k for k in service.types}
+    extra = {
+        "live": (f"实时侦测（边输入边识别，{live_max:,} 字以内）", f"Live (recognize while typing, up to {live_max:,} characters)"),
+        "dictionary_hint": (f"类型：{'、'.join(f'{k}（{n}）' for k, n in service.names.items())}。"
+                            f"最多 {service.settings.max_dict_entries:,} 条；词典条目优先于模型结果。",
+                            f"Types: {', '.join(f'{k} ({n})' for k, n in names_en.items())}. At most "
+                            f"{service.settings.max_dict_entries:,} entries; an entry wins over the model."),
+        **{f"type_{k}": (service.legend[k], k if names_en[k] == k else f"{names_en[k]} {k}") for k in service.types},
+        **{f"column_{k}": (zh, en) for k, (zh, en) in enumerate(zip(*TABLE_HEADERS.values()))},
+    }
+    return translations(extra)
 
 
 def mcp_enabled(settings: Settings) -> bool:

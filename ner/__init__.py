@@ -20,7 +20,7 @@ from .errors import FormatError, HubError, HubUnavailable, ModelError, NerError
 from .recognizer import Recognizer
 from .spec import read_spec
 
-__all__ = ["Entity", "Dictionary", "NerError", "ModelError", "HubError", "HubUnavailable", "FormatError", "read_spec", "Recognizer", "load", "recognize", "recognize_batch", "default_model_dir",
+__all__ = ["Entity", "Dictionary", "NerError", "ModelError", "HubError", "HubUnavailable", "FormatError", "read_spec", "Recognizer", "load", "recognize", "recognize_batch", "default_model_dir", "model_dir",
            "EMBEDDED_MODEL"]
 
 def _embedded_model() -> Path:
@@ -38,14 +38,29 @@ _lock = threading.Lock()
 
 
 def default_model_dir() -> Path:
-    """``$NER_MODEL`` when set (a local directory), else the embedded model."""
+    """``$NER_MODEL`` when set (a local directory or a model's name, see :func:`model_dir`), else the embedded
+    model."""
     env = os.environ.get("NER_MODEL")
-    return Path(env) if env else EMBEDDED_MODEL
+    return model_dir(env) if env else EMBEDDED_MODEL
+
+
+def model_dir(model: str | Path) -> Path:
+    """The directory of ``model``: a directory that exists (relative to the working directory), else a bare
+    name such as ``"zh-ner-lite"``: the packaged model of that name, from any directory; else ``model`` as it
+    is (loading it then says it does not exist)."""
+    path = Path(model)
+    if path.is_dir() or len(path.parts) != 1:
+        return path
+    if path.name == EMBEDDED_MODEL.name:
+        return EMBEDDED_MODEL
+    beside = EMBEDDED_MODEL.parent / path.name  # another model shipped beside it (models/ of a checkout)
+    return beside if (beside / "config.json").is_file() else path
 
 
 def load(model: str | Path | None = None, *, dictionary: str | Path | Dictionary | None = None,
          **options) -> Recognizer:
-    """A shared :class:`Recognizer` for ``model`` (a directory), built once per (model, options).
+    """A shared :class:`Recognizer` for ``model`` (a directory, or a packaged model's name such as
+    ``"zh-ner-lite"``: :func:`model_dir`), built once per (model, options).
 
     Options: ``precision`` ("int8" or "fp32"), ``providers`` (ONNX Runtime
     providers, CPU by default), ``threads``, ``optimization``, ``batch_size``.
@@ -53,13 +68,13 @@ def load(model: str | Path | None = None, *, dictionary: str | Path | Dictionary
     :mod:`ner.dictionary`) applied to every call; it shares the session of the
     recognizer without it, so one model is loaded once.
     """
-    path = Path(model) if model is not None else default_model_dir()
+    path = model_dir(model) if model is not None else default_model_dir()
     key: tuple = (str(path.resolve()),
                   tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())))
     if isinstance(dictionary, Dictionary):  # an object the caller holds: not cached here
-        return load(model, **options).with_dictionary(dictionary)
+        return load(path, **options).with_dictionary(dictionary)
     if dictionary is not None:
-        base = load(model, **options)
+        base = load(path, **options)
         key += (str(Path(dictionary).resolve()),)
         with _lock:
             if key not in _cache:

@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     ap.add_argument("--format", default="json", choices=OUTPUT_FORMATS,
                     help="json (default) and csv: the whole text; the others: one record per non-blank line")
-    ap.add_argument("--dictionary", help="a user dictionary file (TEXT<TAB>TYPE lines, see ner.dictionary)")
+    ap.add_argument("--dictionary", help="a user dictionary file (one \"TEXT TYPE\" entry per line, see ner.dictionary)")
     args = ap.parse_args(argv)
     if args.text is not None and args.file:
         ap.error("give the text or --file, not both")

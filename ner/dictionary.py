@@ -1,11 +1,19 @@
 """User dictionaries: entries that force an entity onto the text, or block one of the model's spans.
 
-The file is UTF-8, one entry per line::
+The file is UTF-8, one entry per line; what people type into the page's box is read the same way::
 
-    # comments start with '#'; blank lines are skipped
+    # comments start with '#' (at the start of a line, or after a space or tab)
     字节跳动<TAB>ORG        a forced entry: every occurrence of 字节跳动 is an ORG
+    字节跳动 ORG            the same: a space, comma or colon also separates text and type
+    字节跳动：机构名         (full-width ones too), and a type may be given by its Chinese name
     -星巴克<TAB>PER         a blocked entry: the model's PER span 星巴克 is removed
     -星巴克                 blocked whatever type the model gave it
+
+With a tab on the line, the tab separates text and type (so the text may hold spaces:
+``Bank of China<TAB>ORG``); without one, the type is the last word after the last run of
+spaces, commas or colons.  A type is a code (``ORG``) or a name: 人名, 地名, 机构名 for
+PER, LOC, ORG, and the model's ``display_names`` for the others
+(:meth:`Dictionary.resolve`, which the recognizer applies).
 
 Semantics, applied after the model (:meth:`Dictionary.apply`):
 
@@ -31,7 +39,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +48,13 @@ from .errors import FormatError
 
 SOURCE = "dictionary"
 _LABEL = re.compile(r"[^\W\d][\w.]*")
+#: Chinese names of the seed types, accepted in place of the type code (the model's display_names add more)
+TYPE_NAMES = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
+_CODES = {name: code for code, name in TYPE_NAMES.items()}
+#: a comment: '#' at the start of the line or after whitespace, to the end of the line
+_COMMENT = re.compile(r"(?:^|\s)#.*", re.S)
+#: TEXT, then a run of separators (spaces, commas, colons; full-width too), then the last word: the type
+_SPLIT = re.compile(r"(.*?)[\s,，:：]+([^\s,，:：]+)", re.S)
 
 
 @dataclass(frozen=True)
@@ -62,25 +77,34 @@ def _ascii_alnum(ch: str) -> bool:
 
 
 def parse_line(raw: str, where: str, lineno: int) -> DictEntry | None:
-    """The entry of one line (``None`` for a blank or comment line); ``FormatError`` names ``where:lineno``."""
+    """The entry of one line (``None`` for a blank or comment line); ``FormatError`` names ``where:lineno``
+    and has the fields ``line``, ``kind`` (``"text"``, ``"type-missing"``, ``"tabs"`` or ``"label"``) and
+    ``value`` (the line)."""
     line = raw.rstrip("\r\n")
-    if not line.strip() or line.lstrip().startswith("#"):
+    body = _COMMENT.sub("", line).rstrip()  # a leading tab stays: "<TAB>ORG" is an entry without text
+    if not body.strip():
         return None
-    text, tab, label = line.partition("\t")
-    text, label = text.strip(), label.strip()
-    blocked = text.startswith("-")
+    blocked = body.lstrip().startswith("-")
     if blocked:
-        text = text[1:].strip()
-    if "\t" in label:
-        raise FormatError(f"{where}:{lineno}: expected TEXT<TAB>TYPE, found more than one tab in {line!r}")
+        body = body.lstrip()[1:]
+    if "\t" in body:
+        text, _, label = body.partition("\t")
+        if "\t" in label.strip():
+            raise FormatError.at(where, lineno, f"expected TEXT<TAB>TYPE, found more than one tab in {line!r}",
+                                 "tabs", line)
+    else:
+        split = _SPLIT.fullmatch(body.strip())
+        text, label = (split.group(1), split.group(2)) if split else (body, "")
+    text, label = text.strip(), label.strip()
     if not text:
-        raise FormatError(f"{where}:{lineno}: the entry has no text: {line!r}")
-    if not tab and not blocked:
-        raise FormatError(f"{where}:{lineno}: expected TEXT<TAB>TYPE (for example 字节跳动<TAB>ORG), "
-                          f"found no tab in {line!r}")
-    if (label or not blocked) and not _valid_label(label):
-        raise FormatError(f"{where}:{lineno}: {label!r} is not a type name (letters, digits, '_' or '.', "
-                          f"for example ORG)")
+        raise FormatError.at(where, lineno, f"the entry has no text: {line!r}", "text", line)
+    if not label and not blocked:
+        raise FormatError.at(where, lineno, f"expected TEXT and TYPE separated by a tab, spaces, a comma or a "
+                                            f"colon (for example 字节跳动 ORG), found no type in {line!r}",
+                             "type-missing", line)
+    if label and not _valid_label(label):
+        raise FormatError.at(where, lineno, f"{label!r} is not a type name (letters, digits, '_' or '.', "
+                                            f"for example ORG)", "label", label)
     return DictEntry(text, label or None, blocked, lineno)
 
 
@@ -101,9 +125,8 @@ class Dictionary:
             self.blocked.setdefault((e.text, e.label), e.line)
             return
         seen = self.forced.setdefault(e.text, (e.label, e.line))  # type: ignore[arg-type]
-        if seen[0] != e.label:
-            raise FormatError(f"{self.name}:{e.line}: {e.text!r} is forced as {e.label} here but as "
-                              f"{seen[0]} on line {seen[1]}; keep one")
+        if not _same_type(seen[0], e.label):
+            raise _conflict(self.name, e.line, e.text, e.label, seen)
 
     def _build(self) -> None:
         self._automaton = None
@@ -129,15 +152,15 @@ class Dictionary:
             word, tab, label = raw.partition("\t")
             label = label[:-1] if label.endswith("\r") else label
             # the common line, TEXT<TAB>TYPE with nothing to trim, without the general parser's work
-            if tab and word and word[0] not in "-#" and not word[0].isspace() and not word[-1].isspace():
+            if (tab and word and word[0] != "-" and "#" not in word and not word[0].isspace()
+                    and not word[-1].isspace()):
                 valid = ok.get(label)
                 if valid is None:
                     valid = ok[label] = "\t" not in label and _valid_label(label)
                 if valid:
                     seen = forced.setdefault(word, (label, n))
-                    if seen[0] != label:
-                        raise FormatError(f"{name}:{n}: {word!r} is forced as {label} here but as "
-                                          f"{seen[0]} on line {seen[1]}; keep one")
+                    if seen[0] != label and not _same_type(seen[0], label):
+                        raise _conflict(name, n, word, label, seen)
                     continue
             entry = parse_line(raw, name, n)
             if entry is not None:
@@ -152,13 +175,14 @@ class Dictionary:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise FormatError(f"cannot read the dictionary {str(path)!r}: {exc.strerror}") from None
+            raise FormatError(f"cannot read the dictionary {str(path)!r}: {exc.strerror}", where=str(path),
+                              kind="io") from None
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
-            raise FormatError(f"{path}:{line}: not UTF-8 (byte {data[exc.start]:#04x}); save the dictionary "
-                              f"as UTF-8") from None
+            raise FormatError.at(str(path), line, f"not UTF-8 (byte {data[exc.start]:#04x}); save the dictionary "
+                                                  f"as UTF-8", "encoding") from None
         return cls.parse(text, str(path))
 
     def __len__(self) -> int:
@@ -174,14 +198,30 @@ class Dictionary:
 
     def check_types(self, types: Sequence[str]) -> None:
         """Raise ``FormatError`` naming the first entry whose type is not one of ``types`` (the model's)."""
-        unknown = self.types - set(types)
-        if not unknown:
-            return
-        bad = [(line, text, label) for text, (label, line) in self.forced.items() if label in unknown]
-        bad += [(line, text, label) for (text, label), line in self.blocked.items() if label in unknown]
-        line, text, label = min(bad)
-        raise FormatError(f"{self.name}:{line}: type {label!r} of {text!r} is not one of the model's types "
-                          f"({', '.join(types)})")
+        self.resolve(types)
+
+    def resolve(self, types: Sequence[str], names: Mapping[str, str] | None = None) -> "Dictionary":
+        """This dictionary with every type name turned into one of ``types`` (the model's): a type code stays,
+        人名/地名/机构名 and ``names`` (type -> display name, e.g. the model's ``{"PRODUCT": "产品"}``) become
+        their type.  ``self`` when nothing changes; ``FormatError`` (``kind="type"``) names the first entry
+        whose type is none of them."""
+        if self.types <= set(types):
+            return self
+        known = {**{TYPE_NAMES[t]: t for t in types if t in TYPE_NAMES},
+                 **{name: t for t, name in (names or {}).items() if t in types}, **{t: t for t in types}}
+        unknown = self.types - set(known)
+        if unknown:
+            bad = [(line, text, label) for text, (label, line) in self.forced.items() if label in unknown]
+            bad += [(line, text, label) for (text, label), line in self.blocked.items() if label in unknown]
+            line, text, label = min(bad)
+            aliases = [name for name, t in known.items() if name != t]
+            choices = ", ".join(types) + (f"; or their names {', '.join(aliases)}" if aliases else "")
+            raise FormatError.at(self.name, line, f"type {label!r} of {text!r} is not one of the model's types "
+                                                  f"({choices})", "type", label)
+        entries = [DictEntry(text, known[label], False, line) for text, (label, line) in self.forced.items()]
+        entries += [DictEntry(text, label and known[label], True, line)
+                    for (text, label), line in self.blocked.items()]
+        return Dictionary(sorted(entries, key=lambda e: e.line), self.name)
 
     def matches(self, text: str) -> list[Entity]:
         """The forced entries found in ``text``: leftmost, then longest, non-overlapping, sorted."""
@@ -220,6 +260,16 @@ class Dictionary:
             return (k >= 0 and ends[k] > e.start) or (k + 1 < len(starts) and starts[k + 1] < e.end)
 
         return sorted([e for e in kept if not overlaps(e)] + forced)
+
+
+def _same_type(a: str | None, b: str | None) -> bool:
+    """Whether two type names written in a dictionary name one type (``ORG`` and ``机构名``)."""
+    return a == b or (a is not None and b is not None and _CODES.get(a, a) == _CODES.get(b, b))
+
+
+def _conflict(where: str, line: int, text: str, label: str | None, seen: tuple[str, int]) -> FormatError:
+    return FormatError.at(where, line, f"{text!r} is forced as {label} here but as {seen[0]} on line {seen[1]}; "
+                                       f"keep one", "conflict", text)
 
 
 def as_dictionary(value: "str | Path | Dictionary | None") -> Dictionary | None:

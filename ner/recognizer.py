@@ -90,8 +90,8 @@ class Recognizer:
     def _checked(self, dictionary: Dictionary | None) -> Dictionary | None:
         if dictionary is not None and not isinstance(dictionary, Dictionary):
             raise TypeError(f"dictionary must be a ner.Dictionary, not {type(dictionary).__name__}")
-        if dictionary is not None:
-            dictionary.check_types(self.entity_types)
+        if dictionary is not None:  # type names (人名, the card's display names) become the model's types
+            dictionary = dictionary.resolve(self.entity_types, self.display_names)
         return dictionary
 
     def with_dictionary(self, dictionary: str | Path | Dictionary | None) -> "Recognizer":

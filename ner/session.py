@@ -25,11 +25,13 @@ def default_threads() -> int:
 
 
 def create_session(path: str | Path, *, providers: list[str] | None = None, threads: int | None = None,
-                   optimization: str = "all") -> ort.InferenceSession:
+                   optimization: str = "all", spinning: bool = False) -> ort.InferenceSession:
     """An ``InferenceSession`` for ``path``; CPU unless ``providers`` asks for more.
 
     ``providers=["CUDAExecutionProvider", ...]`` is honoured when that provider is
     available and silently reduced to the CPU one otherwise (with a warning).
+    ``spinning`` lets idle intra-op threads busy-wait for the next piece of work
+    (see below for why it is off by default; ``python -m ner.bench.session`` measures it).
     Sessions are thread-safe for ``run``: build one per model and share it.
     """
     if optimization not in OPT_LEVELS:
@@ -42,7 +44,7 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
     # engine calls at once behind the server) spinning steals the cores the next call needs.  Measured
     # interleaved on this 2-core machine under load: 100 / 500 / 5,000 characters 52 / 148 / 466 ms against
     # 77 / 159 / 562 ms spinning, batched throughput 18.5k against 13.6k chars/s; results identical.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     opts.log_severity_level = 3
     available = set(ort.get_available_providers())
     wanted = providers or ["CPUExecutionProvider"]

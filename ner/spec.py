@@ -10,7 +10,7 @@ import numpy as np
 from .crf import CRF
 from .errors import ModelError
 from .features import BigramTable, Lexicon
-from .tags import SCHEMES
+from .tags import SCHEMES, allowed_moves
 
 CONFIG = "config.json"
 
@@ -61,7 +61,8 @@ class ModelSpec:
             return CRF.uniform(len(self.labels))
         try:
             z = np.load(self.file(self.crf_file))
-            crf = CRF(z["transitions"].astype(np.float64), z["start"].astype(np.float64), z["end"].astype(np.float64))
+            crf = CRF(z["transitions"].astype(np.float64), z["start"].astype(np.float64), z["end"].astype(np.float64),
+                      allowed_moves(self.labels, self.scheme))
         except ModelError:
             raise ModelError(f"model directory {self.path.name!r} has no CRF transitions ({self.crf_file}). "
                              f"Re-export it with python -m ner.export, or set \"crf_file\": null in config.json "

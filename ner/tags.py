@@ -114,6 +114,29 @@ class TagCodes:
         return spans
 
 
+def allowed_moves(labels: list[str], scheme: str) -> np.ndarray:
+    """``allowed[i, j]``: whether tag ``labels[j]`` may follow ``labels[i]`` in a well-formed sequence.
+
+    BIOES: ``I-X``/``E-X`` only after ``B-X`` or ``I-X``; ``O``, ``B-``, ``S-`` only after
+    ``O``, ``E-`` or ``S-``.  BIO: ``I-X`` only after ``B-X`` or ``I-X``, anything else
+    anywhere.  A tag of another shape may follow and precede anything.
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"tag scheme must be one of {SCHEMES}, not {scheme!r}")
+    parts = [split_tag(t) for t in labels]
+    allowed = np.ones((len(labels), len(labels)), dtype=bool)
+    known = set("BIES") if scheme == "BIOES" else set("BI")
+    for j, (pj, lj) in enumerate(parts):
+        for i, (pi, li) in enumerate(parts):
+            if pi not in known | {"O"} or pj not in known | {"O"}:
+                continue
+            if pj in ("I", "E"):  # continues an entity of its own type
+                allowed[i, j] = pi in ("B", "I") and li == lj
+            elif scheme == "BIOES":  # O, B-, S- start fresh: the previous entity must be closed
+                allowed[i, j] = pi in ("O", "E", "S")
+    return allowed
+
+
 def spans_to_tags(spans, length: int, scheme: str) -> list[str]:
     """Inverse of :func:`tags_to_spans` for well-formed, non-overlapping spans."""
     tags = ["O"] * length

@@ -37,12 +37,14 @@ class UploadRefused(Exception):
         self.reason = reason
 
 
-#: Why a file reference is refused, in the words shown to the user.
+#: Why a file reference is refused, in the words shown to the user: (Chinese, English).
 REFUSALS = {
-    "not_received": "只接受通过本页面上传的文件，不接受服务器路径或网址。请重新上传 .txt 文件。",
-    "missing": "上传的文件已过期或已被处理，请重新上传。",
-    "not_file": "上传的内容不是普通文件，请重新上传 .txt 文件。",
-    "too_large": "上传的文件太大，请分段后再上传。",
+    "not_received": ("只接受通过本页面上传的文件，不接受服务器路径或网址。请重新上传 .txt 文件。",
+                     "Only files uploaded through this page are read, never a server path or a URL: upload the "
+                     ".txt file again."),
+    "missing": ("上传的文件已过期或已被处理，请重新上传。", "The upload has expired or was already read: upload it again."),
+    "not_file": ("上传的内容不是普通文件，请重新上传 .txt 文件。", "The upload is not a regular file: upload a .txt file."),
+    "too_large": ("上传的文件太大，请分段后再上传。", "The file is too large: split it and upload the parts."),
 }
 
 
@@ -221,7 +223,9 @@ class UploadsOnlyBlocks(gr.Blocks):
                 check_received(ref, received, self.file_area)
             except UploadRefused as exc:
                 log.warning("refused a file reference in a request (%s)", exc.reason)
-                raise gr.Error(REFUSALS[exc.reason], title="文件不可用", print_exception=False) from None
+                # before any handler, so without the visitor's language: both
+                raise gr.Error(" ".join(REFUSALS[exc.reason]), title="文件不可用 · File refused",
+                               print_exception=False) from None
         return await super().preprocess_data(block_fn, inputs, state, explicit_call)
 
     def validate_inputs(self, block_fn, inputs: list) -> None:

@@ -6,6 +6,7 @@ the module of every component subclass.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import gradio as gr
@@ -67,3 +68,57 @@ def describe(component: Any, description: str) -> Any:
     base = component.api_info
     component.api_info = lambda: {**base(), "additional_description": description}
     return component
+
+
+def json_tool_results(blocks: gr.Blocks) -> None:
+    """Make the MCP tools of ``blocks`` answer JSON text (``json.loads`` gives the entities).
+
+    Gradio's MCP server writes a dict or list result as ``str(result)``, Python's repr with single
+    quotes, which no JSON parser reads; this writes those results with ``json.dumps`` instead and
+    leaves every other result (files, images) to Gradio.  A no-op when the MCP server is off.
+    """
+    server = getattr(blocks, "mcp_server_obj", None)
+    if server is None:
+        return
+    original = server.postprocess_output_data
+    types = server.types
+
+    def postprocess_output_data(data: Any, root_url: str) -> list:
+        if isinstance(data, (list, tuple)) and all(isinstance(x, (dict, list)) and not _is_file(x) for x in data):
+            return [types.TextContent(type="text", text=json.dumps(x, ensure_ascii=False)) for x in data]
+        return original(data, root_url)
+
+    server.postprocess_output_data = postprocess_output_data
+    _structured_results(server)
+
+
+def _structured_results(server: Any) -> None:
+    """A tool result that is one JSON object also goes out as the MCP result's ``structuredContent`` (MCP
+    2025-06-18), so a client reads the entities without parsing text; Gradio fills it only for tools it was told
+    about, with its text blocks.  No-op where the ``mcp`` package has no structured content."""
+    low = getattr(server, "mcp_server", None)
+    types = server.types
+    if low is None or "structuredContent" not in getattr(types.CallToolResult, "model_fields", {}):
+        return
+    original = low.request_handlers.get(types.CallToolRequest)
+    if original is None:
+        return
+
+    async def call_tool(request: Any) -> Any:
+        answer = await original(request)
+        result = getattr(answer, "root", None)
+        if (isinstance(result, types.CallToolResult) and not result.isError and result.structuredContent is None
+                and len(result.content) == 1 and getattr(result.content[0], "type", None) == "text"):
+            try:
+                data = json.loads(result.content[0].text)
+            except ValueError:
+                return answer
+            if isinstance(data, dict):
+                return types.ServerResult(result.model_copy(update={"structuredContent": data}))
+        return answer
+
+    low.request_handlers[types.CallToolRequest] = call_tool
+
+
+def _is_file(value: object) -> bool:
+    return isinstance(value, dict) and "path" in value and "meta" in value

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import html
 import logging
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ import ner
 from ner.textio import decode_bytes, well_formed
 
 from . import userdict, view
+from .i18n import TABLE_HEADERS, TYPE_NAMES_EN, current, pick
 from .config import Settings
 from .files import REFUSALS, CacheFull, FileArea, UploadRefused, read_file
 from .gate import Engine, EngineClosed, EngineGate  # noqa: F401  (EngineGate: where the tests find it)
@@ -96,19 +98,25 @@ class NerService:
     def check_text(self, text) -> str:
         """``text`` made well-formed if it can be recognized, else ``gr.Error`` saying what to change."""
         if not isinstance(text, str) or not text.strip():
-            raise gr.Error("请先输入或上传要侦测的中文文本，输入框目前是空的。", title="没有文本",
-                           print_exception=False)
+            raise gr.Error(pick("请先输入或上传要侦测的中文文本，输入框目前是空的。",
+                                "Type, paste or upload the Chinese text to recognize first: the box is empty."),
+                           title=pick("没有文本", "No text"), print_exception=False)
         if len(text) > self.settings.max_chars:
-            raise gr.Error(f"文本太长：共 {len(text):,} 个字符，超过单次上限 {self.settings.max_chars:,} 个字符。"
-                           f"请分段提交。", title="文本过长", print_exception=False)
+            raise gr.Error(pick(f"文本太长：共 {len(text):,} 个字符，超过单次上限 {self.settings.max_chars:,} 个字符。"
+                                f"请分段提交。",
+                                f"The text has {len(text):,} characters, more than the {self.settings.max_chars:,} of "
+                                f"one recognition: send it in parts."),
+                           title=pick("文本过长", "Text too long"), print_exception=False)
         return well_formed(text)
 
     def check_size(self, text: str) -> None:
         """An uploaded file's text must fit one recognition; else ``gr.Error`` (the textbox keeps what it had)."""
         if len(text) > self.settings.max_chars:
-            raise gr.Error(f"文件内容太长：共 {len(text):,} 个字符，超过单次上限 {self.settings.max_chars:,} 个字符。"
-                           f"请把文件分成几段分别上传；输入框中原有的文字保持不变。", title="文件过长",
-                           print_exception=False)
+            raise gr.Error(pick(f"文件内容太长：共 {len(text):,} 个字符，超过单次上限 {self.settings.max_chars:,} 个"
+                                f"字符。请把文件分成几段分别上传；输入框中原有的文字保持不变。",
+                                f"The file holds {len(text):,} characters, more than the {self.settings.max_chars:,} "
+                                f"of one recognition: upload it in parts. The text box keeps what it had."),
+                           title=pick("文件过长", "File too long"), print_exception=False)
 
     def _recognize(self, texts: list[str], dictionary: ner.Dictionary | None = None) -> list[list[ner.Entity]]:
         try:
@@ -116,11 +124,14 @@ class NerService:
                 return self.rec.recognize_batch(texts, dictionary=dictionary)
             return self.rec.recognize_batch(texts)
         except EngineClosed:
-            raise gr.Error("服务正在重启，请稍后重试。", title="服务重启中", print_exception=False) from None
+            raise gr.Error(pick("服务正在重启，请稍后重试。", "The service is restarting; try again in a moment."),
+                           title=pick("服务重启中", "Restarting"), print_exception=False) from None
         except Exception:
             log.exception("recognition failed for %d text(s)", len(texts))
-            raise gr.Error("侦测服务内部出错，请稍后重试。如果一直出错，请联系管理员。", title="服务出错",
-                           print_exception=False) from None
+            raise gr.Error(pick("侦测服务内部出错，请稍后重试。如果一直出错，请联系管理员。",
+                                "Something went wrong inside the service; try again. If it keeps happening, tell "
+                                "the administrator."),
+                           title=pick("服务出错", "Service error"), print_exception=False) from None
 
     # ------------------------------------------------------------ UI handlers
 
@@ -139,7 +150,9 @@ class NerService:
         log.info("recognized %d entities in %d chars in %.1f ms", len(entities), len(text),
                  1000 * (time.perf_counter() - started))
         if not entities:
-            gr.Warning(f"没有找到{'、'.join(self.names.values())}。", title="结果为空")
+            gr.Warning(html.escape(pick(f"没有找到{'、'.join(self.names.values())}。",  # names from the model card
+                                        f"No {', '.join(TYPE_NAMES_EN.get(k, k).lower() for k in self.types)} found.")),
+                       title=pick("结果为空", "Nothing found"))
         shown = Shown(text, tuple(entities))
         return (*self.present(shown, prefs), shown)
 
@@ -148,13 +161,18 @@ class NerService:
         visitor's filters (highlights, table, counts and downloads all show the same entities)."""
         prefs = prefs or Prefs()
         if shown is None:
-            return (None, [], view.counts_html(dict.fromkeys(self.types, 0), self.colors, self.names),
+            return (None, self.table([]), view.counts_html(dict.fromkeys(self.types, 0), self.colors, self.names),
                     *[None] * len(DOWNLOADS))
         entities = view.keep(shown.entities, prefs.min_score, prefs.types)
         paths = self.write_downloads(shown.text, entities) if downloads else [None] * len(DOWNLOADS)
         counts = view.count_by_type(entities, self.types)
-        return (view.highlight_value(shown.text, entities), view.table_rows(entities),
+        return (view.highlight_value(shown.text, entities), self.table(entities),
                 view.counts_html(counts, self.colors, self.names), *paths)
+
+    def table(self, entities) -> dict:
+        """The entity table's value: its rows and the column names in the visitor's language (as plain text:
+        every answer, the ``/call`` API's too, is JSON)."""
+        return {"headers": TABLE_HEADERS[current()], "data": view.table_rows(entities)}
 
     def cleared(self):
         """After an error: no stale result stays on screen under the error message."""
@@ -167,12 +185,27 @@ class NerService:
         return self.analyze_page(shown.text, prefs)
 
     def analyze_live(self, text: str | None, live: bool, prefs: Prefs | None = None, shown: Shown | None = None):
-        """实时侦测 while typing: like the button, for a text of at most ``live_max_chars`` characters;
-        otherwise (switch off, empty or long text, or the text already shown, as after an upload) nothing changes."""
-        if (not live or not isinstance(text, str) or not text.strip() or len(text) > self.settings.live_max_chars
-                or (shown is not None and shown.text == text)):
+        """实时侦测 while typing: like the button, for a text of at most ``live_max_chars`` characters; a longer text
+        clears the result and says why (:meth:`over_live_limit`); otherwise (switch off, empty text, or the text
+        already shown, as after an upload) nothing changes."""
+        if not live or not isinstance(text, str) or not text.strip() or (shown is not None and shown.text == text):
             return tuple(gr.skip() for _ in range(len(DOWNLOADS) + 4))
+        if len(text) > self.settings.live_max_chars:
+            return self.over_live_limit(len(text), shown is not None)
         return self.analyze_page(text, prefs)
+
+    def over_live_limit(self, chars: int, clearing: bool):
+        """实时侦测 with a text over ``live_max_chars``: the last (now unrelated) result is cleared and the counts row
+        says why and that the button runs the text; a toast says so once, when a result is cleared."""
+        limit = self.settings.live_max_chars
+        if clearing:
+            gr.Warning(pick(f"实时侦测只处理 {limit:,} 字以内的文本（当前 {chars:,} 字），结果已清空。"
+                            f"请点击「🚀 开始侦测」侦测全文。",
+                            f"Live mode handles up to {limit:,} characters (this text: {chars:,}); the result was "
+                            f"cleared. Press “🚀 Detect” to run the whole text."),
+                       title=pick("超出实时侦测范围", "Too long for live mode"))
+        highlight, rows, _counts, *downloads, shown = self.cleared()
+        return (highlight, rows, view.live_limit_html(chars, limit), *downloads, shown)
 
     def set_filters(self, min_score: float | None, types: list[str] | None, prefs: Prefs | None,
                     shown: Shown | None):
@@ -184,13 +217,16 @@ class NerService:
     def set_dictionary(self, lines: str | None, prefs: Prefs | None):
         """The visitor's "应用词典": their dictionary, parsed and checked, for their next recognitions only."""
         try:
-            dictionary = userdict.parse(lines or "", self.settings, self.types, name="自定义词典")
+            dictionary = userdict.parse(lines or "", self.settings, self.types, name="自定义词典", names=self.names)
         except userdict.DictionaryRefused as exc:
-            raise gr.Error(exc.chinese(self.types), title="词典有误", print_exception=False) from None
+            raise gr.Error(pick(exc.chinese(self.types, self.names), exc.english(self.types, self.names)),
+                           title=pick("词典有误", "Dictionary error"), print_exception=False) from None
         if dictionary is None:
-            gr.Info("自定义词典已清空。", title="词典")
+            gr.Info(pick("自定义词典已清空。", "The custom dictionary is empty now."), title=pick("词典", "Dictionary"))
         else:
-            gr.Info(f"已应用 {len(dictionary)} 条词典条目（仅对您本人的侦测生效）。", title="词典")
+            gr.Info(pick(f"已应用 {len(dictionary)} 条词典条目（仅对您本人的侦测生效）。",
+                         f"Applied {len(dictionary)} dictionary entries (to your own recognitions only)."),
+                    title=pick("词典", "Dictionary"))
         return replace(prefs or Prefs(), dictionary=dictionary)
 
     def validate_upload(self, path: str | None) -> str:
@@ -200,7 +236,8 @@ class NerService:
         (:class:`ner_app.files.UploadsOnlyBlocks`); this refuses a missing one.
         """
         if not path:
-            raise gr.Error("没有收到文件，请重新上传一个 .txt 文本文件。", title="没有文件", print_exception=False)
+            raise gr.Error(pick("没有收到文件，请重新上传一个 .txt 文本文件。", "No file arrived; upload a .txt file again."),
+                           title=pick("没有文件", "No file"), print_exception=False)
         return path
 
     def validate_upload_event(self, path: str | None, prefs: Prefs | None = None) -> list[dict]:
@@ -220,14 +257,17 @@ class NerService:
             data = read_file(path, self.settings.max_upload_bytes, self.files)
         except UploadRefused as exc:
             log.warning("upload refused: %s", exc.reason)
-            raise gr.Error(REFUSALS[exc.reason], title="文件不可用", print_exception=False) from None
+            raise gr.Error(pick(*REFUSALS[exc.reason]), title=pick("文件不可用", "File refused"),
+                           print_exception=False) from None
         finally:
             if self.files is not None:
                 self.files.discard(path)
         text, encoding, confident = decode_bytes(data)
         if not confident:
-            gr.Warning(f"无法确定文件的编码，已按 {encoding} 读取；如果出现乱码，请把文件另存为 UTF-8 后重新上传。",
-                       title="编码提示")
+            gr.Warning(pick(f"无法确定文件的编码，已按 {encoding} 读取；如果出现乱码，请把文件另存为 UTF-8 后重新上传。",
+                            f"The file's encoding is unsure; it was read as {encoding}. If the text looks garbled, "
+                            f"save the file as UTF-8 and upload it again."),
+                       title=pick("编码提示", "Encoding"))
         log.info("uploaded file: %d bytes, %d chars, %s%s", len(data), len(text), encoding,
                  "" if confident else " (unsure)")
         self.check_size(text)
@@ -296,7 +336,7 @@ class NerService:
         return out
 
     def highlight_entities(self, text: list[str], min_score: list[float] | None = None,
-                           types: list[list[str] | None] | None = None) -> tuple[list[dict]]:
+                           types: list[list[str] | None] | None = None) -> tuple[list[list[tuple[str, str | None]]]]:
         """Find the people, places and organizations in a Chinese text, as a highlighted text.
 
         Args:
@@ -305,11 +345,11 @@ class NerService:
             types: keep only these entity types, e.g. ["PER", "ORG"] (default: every type of the model).
 
         Returns:
-            the text cut into tokens: [{"token": "张三", "class_or_confidence": "PER"}, {"token": "在", "class_or_confidence": null}, ...]
+            the text cut into tokens, none empty: [{"token": "张三", "class_or_confidence": "PER"}, {"token": "在", "class_or_confidence": null}, ...]
         """
         texts = [well_formed(t) for t in text]
         found = self._recognize_each(texts)
-        return ([view.highlight_value(t, view.keep(ents or [], *_filters(m, ty)))
+        return ([view.highlight_tokens(t, view.keep(ents or [], *_filters(m, ty)))
                  for t, ents, m, ty in zip(texts, found, _each(min_score, len(texts)), _each(types, len(texts)),
                                            strict=True)],)
 
@@ -372,7 +412,9 @@ class NerService:
                     paths.append(str(folder / name))
         except CacheFull as exc:
             log.warning("downloads skipped: the file cache is full (%s)", exc)
-            gr.Warning("服务器暂存空间已满，本次结果暂不提供下载文件，请稍后再试。", title="下载不可用")
+            gr.Warning(pick("服务器暂存空间已满，本次结果暂不提供下载文件，请稍后再试。",
+                            "The server's file space is full: this result has no downloads; try again later."),
+                       title=pick("下载不可用", "No downloads"))
             return [None] * len(DOWNLOADS)
         except OSError as exc:  # the cache directory is gone (shutdown) or the disk is full
             log.warning("downloads skipped: %s", exc.strerror)

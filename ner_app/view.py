@@ -12,6 +12,8 @@ from ner import Entity
 from ner.csvout import entities_csv
 from ner.textio import decode_bytes
 
+from .i18n import TYPE_NAMES_EN, both, both_text
+
 #: Highlight colour of the seed types; every other type gets a colour from FALLBACK_COLORS, then generated ones.
 COLORS = {"PER": "#FF5E5E", "LOC": "#00FFFF", "ORG": "#FFFF00"}
 #: Light, saturated colours far from the seed three and from each other: dark text stays readable on each,
@@ -110,6 +112,21 @@ def highlight_value(text: str, entities: Sequence[Entity]) -> dict:
     return {"text": text, "entities": [{"entity": e.label, "start": e.start, "end": e.end} for e in entities]}
 
 
+def highlight_tokens(text: str, entities: Sequence[Entity]) -> list[tuple[str, str | None]]:
+    """The text cut at the entity spans, ``(token, type or None)`` in order, with no empty token: what the client
+    endpoint ``/recognize`` returns (``"".join`` of the tokens is the text)."""
+    out: list[tuple[str, str | None]] = []
+    last = 0
+    for e in entities:
+        if e.start > last:
+            out.append((text[last : e.start], None))
+        out.append((text[e.start : e.end], e.label))
+        last = e.end
+    if last < len(text):
+        out.append((text[last:], None))
+    return out
+
+
 def table_rows(entities: Sequence[Entity]) -> list[list]:
     """One row per entity, columns as in :data:`TABLE_HEADERS`."""
     return [[d["text"], d["type"], d["start"], d["end"], d["score"]] for d in (e.to_dict() for e in entities)]
@@ -125,19 +142,31 @@ def count_by_type(entities: Sequence[Entity], types: Sequence[str]) -> dict[str,
 
 def counts_html(counts: dict[str, int], colors: dict[str, str], names: Mapping[str, str] | None = None) -> str:
     """The per-type counts as small neon cards, which are also the highlight's legend: each type's colour,
-    Chinese name and code (every string escaped)."""
+    name (Chinese and English, :func:`ner_app.i18n.both`) and code (every string escaped)."""
     names = names or TYPE_NAMES
     cards = []
     for kind, n in counts.items():
         color = html.escape(colors.get(kind, FALLBACK_COLORS[0]))
-        name = html.escape(names.get(kind, kind))
+        name = both_text(names.get(kind, kind), TYPE_NAMES_EN.get(kind, kind))
         cards.append(f'<div class="stat-card" data-type="{html.escape(kind)}" style="--accent:{color}">'
                      f'<span class="stat-num">{n}</span><span class="stat-type">{html.escape(kind)}</span>'
                      f'<span class="stat-name"><i class="swatch"></i>{name}</span></div>')
     total = sum(counts.values())
     cards.append(f'<div class="stat-card stat-total"><span class="stat-num">{total}</span>'
-                 f'<span class="stat-type">合计</span><span class="stat-name">全部实体</span></div>')
-    return f'<div class="stat-row legend" role="list" aria-label="图例与计数">{"".join(cards)}</div>'
+                 f'<span class="stat-type">{both("合计", "Total")}</span>'
+                 f'<span class="stat-name">{both("全部实体", "all entities")}</span></div>')
+    return f'<div class="stat-row legend" role="list" aria-label="legend">{"".join(cards)}</div>'
+
+
+def live_limit_html(chars: int, limit: int) -> str:
+    """What the counts row says while 实时侦测 is on and the text is over its limit: why nothing is shown and
+    how to run the text anyway (in both languages, :func:`ner_app.i18n.both`)."""
+    return ('<div class="live-limit" role="status">'
+            + both(f"实时侦测只处理 {limit:,} 字以内的文本，当前文本有 {chars:,} 字，所以结果已清空。"
+                   f"请点击「🚀 开始侦测」侦测全文。",
+                   f"Live mode handles texts of up to {limit:,} characters; this one has {chars:,}, so the result "
+                   f"was cleared. Press “🚀 Detect” to run the whole text.")
+            + "</div>")
 
 
 def to_json(text: str, entities: Sequence[Entity], model: str, types: Sequence[str]) -> str:
@@ -208,14 +237,21 @@ def decode_text(data: bytes) -> tuple[str, str]:
 
 
 def header_html(title: str, model_name: str, colors: dict[str, str], notice: str | None = None,
-                names: Mapping[str, str] | None = None) -> str:
-    """The page header: title, what is found (in each type's colour), the model's name and any notice."""
+                names: Mapping[str, str] | None = None, title_en: str | None = None) -> str:
+    """The page header: title, what is found (in each type's colour), the model's name and any notice; every
+    sentence in Chinese and English (:func:`ner_app.i18n.both`: the page shows its language's)."""
     names = names or TYPE_NAMES
-    kinds = " · ".join(f'<b style="color:{html.escape(c)}">{html.escape(names.get(k, k))} {html.escape(k)}</b>'
-                       for k, c in colors.items())
-    title = html.escape(title)
-    return (f'<header class="hero"><h1 class="neon-title" data-text="{title}">{title}</h1>'
-            f'<p class="subtitle">识别中文文本中的 {kinds}</p>'
-            f'<p class="model-tag">模型 MODEL：<code>{html.escape(model_name)}</code></p>'
-            + (f'<p class="notice">⚠ 所选模型不可用，已改用内置模型。{html.escape(notice)}</p>' if notice else "")
+
+    def kinds(lang_names: Mapping[str, str]) -> str:
+        return " · ".join(f'<b style="color:{html.escape(c)}">{html.escape(lang_names.get(k, k))} {html.escape(k)}</b>'
+                          if lang_names.get(k, k) != k else f'<b style="color:{html.escape(c)}">{html.escape(k)}</b>'
+                          for k, c in colors.items())
+
+    heading = both_text(title, title_en) if title_en else html.escape(title)
+    model = f"<code>{html.escape(model_name)}</code>"
+    return (f'<header class="hero"><h1 class="neon-title">{heading}</h1>'
+            f'<p class="subtitle">{both(f"识别中文文本中的 {kinds(names)}", f"Finds {kinds(TYPE_NAMES_EN)} in Chinese text")}</p>'
+            f'<p class="model-tag">{both(f"模型：{model}", f"Model: {model}")}</p>'
+            + (f'<p class="notice">⚠ {both("所选模型不可用，已改用内置模型。", "The chosen model is unavailable; using the embedded model. ")}'
+               f'{html.escape(notice)}</p>' if notice else "")
             + "</header>")

@@ -11,7 +11,7 @@ KINDS = {"test_api": "app", "test_app": "app", "test_bad_input": "app", "test_mo
          "test_browser": "e2e", "test_load": "e2e", "test_raner_export": "export",
          "test_distributed": "e2e", "test_docker": "e2e", "test_mcp": "app", "test_page": "e2e",
          "test_page_model": "e2e", "test_finetune": "e2e", "test_serve_guard": "e2e",
-         "test_batch_kill": "e2e"}
+         "test_batch_kill": "e2e", "test_readme": "e2e", "test_page_i18n": "e2e"}
 SLOW = {"app", "e2e", "export"}
 
 
@@ -23,7 +23,7 @@ def _starts_a_server(item) -> bool:
         source = inspect.getsource(item.function)
     except (OSError, TypeError):
         return False
-    return any(word in source for word in ("running_server(", "subprocess.", "chromium", "playwright"))
+    return any(word in source for word in ("running_server(", "run_app(", "subprocess.", "chromium", "playwright"))
 
 
 def pytest_collection_modifyitems(config, items):

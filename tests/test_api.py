@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from server_util import ROOT, free_port
+from server_util import run_app
 
 from ner_app.config import Settings
 from ner_app.rest import create_api
@@ -57,7 +55,7 @@ def post(url: str, **kwargs) -> httpx.Response:
 
 def test_gradio_recognize_returns_highlighted_tokens(client):
     tokens = client.predict(TEXT, api_name="/recognize")
-    assert "".join(t["token"] for t in tokens) == TEXT
+    assert "".join(t["token"] for t in tokens) == TEXT and all(t["token"] for t in tokens)  # no empty token
     marked = [(t["token"], t["class_or_confidence"]) for t in tokens if t["class_or_confidence"]]
     assert marked == [(e["text"], e["type"]) for e in EXPECTED]
 
@@ -279,9 +277,7 @@ def test_engine_exception_is_500_json_and_the_server_keeps_serving():
 
 
 def test_unusable_model_stops_the_server_with_a_plain_message(tmp_path):
-    env = {**os.environ, "NER_MODEL": str(tmp_path / "no-such-model"), "GRADIO_SERVER_PORT": "1"}
-    done = subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = run_app({"NER_MODEL": str(tmp_path / "no-such-model")}, timeout=60, inherit=True)
     assert done.returncode == 2
     assert "no-such-model" in done.stderr and "does not exist" in done.stderr
     assert "Traceback" not in done.stderr
@@ -294,10 +290,8 @@ def test_a_taken_port_is_a_plain_message_and_exit_code_2(toy_dir):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {**os.environ, "NER_MODEL": str(toy_dir), "NER_MODEL_ROOTS": str(toy_dir.parent),
-               "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
-        proc = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
+        proc = run_app({"NER_MODEL": str(toy_dir), "NER_MODEL_ROOTS": str(toy_dir.parent),
+                        "GRADIO_SERVER_PORT": str(port)}, inherit=True)
     assert proc.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr and "GRADIO_SERVER_PORT" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout and "serving on" not in proc.stderr
@@ -320,9 +314,28 @@ def test_the_operators_user_dictionary_applies_to_every_request(toy_dir, tmp_pat
 def test_a_bad_user_dictionary_stops_the_server_naming_the_line(toy_dir, tmp_path):
     path = tmp_path / "user.dict"
     path.write_text("字节跳动\tORG\n没有类型的一行\n", encoding="utf-8")
-    env = {**os.environ, "NER_MODEL": str(toy_dir), "NER_MODEL_ROOTS": str(toy_dir.parent),
-           "NER_USER_DICT": str(path), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(free_port())}
-    proc = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = run_app({"NER_MODEL": str(toy_dir), "NER_MODEL_ROOTS": str(toy_dir.parent), "NER_USER_DICT": str(path)},
+                   inherit=True)
     assert proc.returncode == 2
-    assert f"{path}:2" in proc.stderr and "TEXT<TAB>TYPE" in proc.stderr and "Traceback" not in proc.stderr
+    assert f"{path}:2" in proc.stderr and "no type" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_docs_are_themed_bilingual_tagged_and_every_example_runs(toy):
+    from ner_app.rest import swagger_ui_folder
+
+    css = (Path(__file__).resolve().parent.parent / "assets" / "docs.css").read_text(encoding="utf-8")
+    with TestClient(create_api(toy, Settings(), docs_assets=swagger_ui_folder(), docs_css=css)) as tc:
+        docs = tc.get("/docs").text
+        assert "<style>" in docs and "#07080f" in docs and '"tryItOutEnabled": true' in docs
+        spec = tc.get("/openapi.json").json()
+        assert "中文命名实体识别" in spec["info"]["description"] and "Chinese named-entity" in spec["info"]["description"]
+        assert [t["name"] for t in spec["tags"]] == ["识别 · recognition", "状态 · health"]
+        assert spec["paths"]["/api/v1/ner"]["post"]["tags"] == ["识别 · recognition"]
+        assert spec["paths"]["/healthz"]["get"]["tags"] == ["状态 · health"]
+        examples = spec["paths"]["/api/v1/ner"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+        assert len(examples) >= 4
+        for name, example in examples.items():  # what "Try it out" sends
+            answer = tc.post("/api/v1/ner", json=example["value"])
+            assert answer.status_code == 200, (name, answer.text)
+        forced = tc.post("/api/v1/ner", json=examples["dictionary"]["value"]).json()["entities"]
+        assert ("字节跳动", "dictionary") in [(e["text"], e["source"]) for e in forced]

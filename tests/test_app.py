@@ -29,6 +29,16 @@ def spans(highlight: dict) -> list[tuple[str, str, int]]:
     return [(highlight["text"][e["start"]:e["end"]], e["entity"], e["start"]) for e in highlight["entities"]]
 
 
+def token_spans(tokens: list[tuple[str, str | None]]) -> list[tuple[str, str, int]]:
+    """The marked tokens of ``/recognize``'s value with their start offsets."""
+    out, at = [], 0
+    for token, label in tokens:
+        if label:
+            out.append((token, label, at))
+        at += len(token)
+    return out
+
+
 def test_build_demo_returns_blocks_without_launching(service):
     import app
 
@@ -54,8 +64,9 @@ def test_analyze_highlights_whole_entity_spans(service):
     highlight, rows, counts, json_path, csv_path = service.analyze(TEXT)
     assert highlight["text"] == TEXT
     assert spans(highlight) == EXPECTED
-    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(t, k, s, s + len(t)) for t, k, s in EXPECTED]
-    assert all(0.0 <= r[4] <= 1.0 for r in rows)
+    assert rows["headers"] == ["实体", "类型", "起始", "结束", "置信度"]  # in the visitor's language (Chinese here)
+    assert [(r[0], r[1], r[2], r[3]) for r in rows["data"]] == [(t, k, s, s + len(t)) for t, k, s in EXPECTED]
+    assert all(0.0 <= r[4] <= 1.0 for r in rows["data"])
     assert "stat-card" in counts
 
 
@@ -148,10 +159,17 @@ def test_missing_upload_is_a_chinese_error(service):
 def test_batched_api_functions_answer_each_text(service):
     texts = ["张三", "", "我在上海"]
     (highlights,) = service.recognize_batch(texts)
-    assert [spans(h) for h in highlights] == [[("张三", "PER", 0)], [], [("上海", "LOC", len("我在"))]]
+    assert [token_spans(h) for h in highlights] == [[("张三", "PER", 0)], [], [("上海", "LOC", len("我在"))]]
+    assert highlights == [[("张三", "PER")], [], [("我在", None), ("上海", "LOC")]]  # no empty token
     (extracted,) = service.extract_batch(texts)
     assert extracted[2] == {"entities": [{"text": "上海", "type": "LOC", "start": 2, "end": 4,
                                           "score": extracted[2]["entities"][0]["score"], "source": "model"}]}
+
+
+def test_recognize_tokens_are_never_empty_and_join_to_the_text(service):
+    text = "张三李四在北京"
+    (tokens,) = service.highlight_entities([text])[0]
+    assert "".join(t for t, _ in tokens) == text and all(t for t, _ in tokens)
 
 
 def verdict(validation: list[list[dict]]) -> tuple[bool, str]:
@@ -191,7 +209,7 @@ def test_api_filters_and_utf16_offsets(service):
     above = max(e["score"] for e in everything[0]["entities"]) + 0.0001
     assert service.extract_entities([text], [above])[0][0]["entities"] == []
     (tokens,) = service.highlight_entities([text], [0.0], [["PER"]])
-    assert [e["entity"] for e in tokens[0]["entities"]] == ["PER"]
+    assert [label for _, label in tokens[0] if label] == ["PER"]
 
 
 def test_decode_text_prefers_utf8_then_gb18030():
@@ -296,6 +314,32 @@ def test_dictionary_errors_name_the_line(service, lines, words):
     assert words in err.value.message and CHINESE.search(err.value.message)
 
 
+@pytest.mark.parametrize("lines", ["字节跳动 ORG", "字节跳动,ORG", "字节跳动：机构名", "字节跳动 ORG  # 公司"])
+def test_a_dictionary_typed_with_a_keyboard_forces_the_entity(service, lines):
+    highlight, *_ = service.analyze_page("我在字节跳动工作。", service.set_dictionary(lines, Prefs()))
+    assert spans(highlight) == [("字节跳动", "ORG", len("我在"))]
+
+
+def test_rest_reads_the_dictionary_with_the_same_parser():
+    from ner_app import rest
+
+    names = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
+    options = rest.parse_options({"dictionary": ["字节跳动：机构名", "-星巴克 PER  # 误报"]}, Settings(),
+                                 list(names), names)
+    assert options.dictionary.forced == {"字节跳动": ("ORG", 1)}
+    assert options.dictionary.blocked == {("星巴克", "PER"): 2}
+    with pytest.raises(rest.ApiError, match="line 2: .*no type"):
+        rest.parse_options({"dictionary": ["字节跳动 ORG", "星巴克"]}, Settings(), list(names), names)
+
+
+def test_dictionary_messages_are_escaped_and_whole(service):
+    with pytest.raises(gr.Error) as err:
+        service.set_dictionary("<b>坏行</b>", Prefs())
+    message = err.value.message
+    assert "<" not in message and "&lt;b&gt;坏行&lt;/b&gt;" in message
+    assert message.endswith("。") and "字节跳动 ORG" in message and "-星巴克 PER" in message
+
+
 def test_filters_redraw_the_last_result_without_the_model(service, tmp_path):
     *_, shown = service.analyze_page(TEXT, Prefs())
     class NoEngine:  # the filters must not call the engine
@@ -308,11 +352,11 @@ def test_filters_redraw_the_last_result_without_the_model(service, tmp_path):
     prefs, highlight, rows, counts, json_path, csv_path, *annotations = service.set_filters(0.0, ["LOC"], Prefs(),
                                                                                           shown)
     assert prefs.types == ("LOC",) and [s[0] for s in spans(highlight)] == ["北京", "上海"]
-    assert [r[0] for r in rows] == ["北京", "上海"]
+    assert [r[0] for r in rows["data"]] == ["北京", "上海"]
     assert [e["text"] for e in json.loads(open(json_path, encoding="utf-8").read())["entities"]] == ["北京", "上海"]
-    assert '<span class="stat-num">2</span><span class="stat-type">合计' in counts
+    assert '<span class="stat-num">2</span><span class="stat-type"><span class="i18n-zh" lang="zh">合计' in counts
     _, highlight, rows, *_ = service.set_filters(1.0, ["PER", "LOC", "ORG"], prefs, shown)
-    assert rows == [] and highlight["entities"] == []
+    assert rows["data"] == [] and highlight["entities"] == []
 
 
 def test_annotation_downloads_read_back_as_the_same_spans(service):
@@ -335,12 +379,58 @@ def test_annotation_downloads_read_back_as_the_same_spans(service):
 def test_live_mode_answers_only_short_texts_when_on(toy, tmp_path):
     service = NerService(toy, Settings(live_max_chars=len(TEXT)), export_dir=tmp_path)
     off = service.analyze_live(TEXT, False, Prefs())
-    too_long = service.analyze_live(TEXT + "。", True, Prefs())
-    assert all(isinstance(x, dict) and x.get("__type__") == "update" for x in off + too_long)
-    highlight, *_ = service.analyze_live(TEXT, True, Prefs())
+    assert all(isinstance(x, dict) and x.get("__type__") == "update" for x in off)
+    highlight, *_, shown = service.analyze_live(TEXT, True, Prefs())
     assert spans(highlight) == EXPECTED
+
+
+def test_live_mode_over_its_limit_clears_the_result_and_says_why(toy, tmp_path):
+    service = NerService(toy, Settings(live_max_chars=len(TEXT)), export_dir=tmp_path)
+    *_, shown = service.analyze_live(TEXT, True, Prefs())
+    assert shown is not None
+    highlight, rows, counts, *downloads, cleared = service.analyze_live(TEXT + "。", True, Prefs(), shown)
+    assert highlight is None and rows["data"] == [] and downloads == [None] * 5 and cleared is None
+    assert f"{len(TEXT):,} 字以内" in counts and f"{len(TEXT) + 1:,} 字" in counts and "开始侦测" in counts
 
 
 def test_an_error_clears_the_result(service):
     highlight, rows, _counts, *downloads, shown = service.cleared()
-    assert highlight is None and rows == [] and shown is None and downloads == [None] * 5
+    assert highlight is None and rows["data"] == [] and shown is None and downloads == [None] * 5
+
+
+@pytest.mark.parametrize("header, lang", [(None, "zh"), ("zh-CN,zh;q=0.9,en;q=0.8", "zh"), ("zh-TW", "zh"),
+                                          ("en-US,en;q=0.9", "en"), ("fr-FR,fr;q=0.9", "en"), ("*", "zh")])
+def test_the_visitors_language_comes_from_accept_language(header, lang):
+    from ner_app.i18n import language
+
+    assert language(header) == lang
+
+
+def test_handlers_answer_in_the_visitors_language(service):
+    from types import SimpleNamespace
+
+    from ner_app.i18n import localized
+
+    english = SimpleNamespace(headers={"accept-language": "en-US,en;q=0.9"})
+    set_dictionary = localized(service.set_dictionary)
+    with pytest.raises(gr.Error) as err:
+        set_dictionary("字节跳动", Prefs(), request=english)
+    assert not CHINESE.search(err.value.title) and "字节跳动 ORG" in err.value.message
+    assert not CHINESE.search(err.value.message.replace("字节跳动", "").replace("星巴克", ""))
+    with pytest.raises(gr.Error) as err:
+        set_dictionary("字节跳动", Prefs(), request=None)  # no header: Chinese
+    assert CHINESE.search(err.value.title)
+    *_, counts, _json, _csv, _doccano, _ls, _conll, _shown = localized(service.analyze_page)("张三", Prefs())
+    assert '<span class="i18n-en" lang="en">Total</span>' in counts  # server-drawn HTML holds both
+
+
+def test_localized_handlers_ask_gradio_for_the_request(service):
+    import inspect
+
+    from gradio.utils import get_type_hints
+
+    from ner_app.i18n import localized
+
+    handler = localized(service.analyze_live)
+    assert list(inspect.signature(handler).parameters) == ["text", "live", "prefs", "shown", "request"]
+    assert get_type_hints(handler)["request"] is gr.Request

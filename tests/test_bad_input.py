@@ -69,7 +69,7 @@ def test_odd_text_through_the_ui_handler(toy, name):
     highlight, rows, _counts, json_path, _csv = service.analyze(ODD_TEXTS[name])
     exported = json.loads(open(json_path, encoding="utf-8").read())
     assert [e["text"] for e in exported["entities"]] == [e.text for e in toy.recognize(ODD_TEXTS[name])]
-    assert len(rows) == len(exported["entities"])
+    assert len(rows["data"]) == len(exported["entities"])
 
 
 def test_ui_handler_refuses_empty_and_over_limit(toy):

@@ -52,6 +52,42 @@ def test_jsonl_through_two_workers_equals_in_process_in_input_order(tmp_path):
     assert stats.threads == max(1, batch.usable_cores() // 2)  # cores are shared out, not oversubscribed
 
 
+def test_a_records_own_id_is_kept_with_its_json_type_by_default(tmp_path):
+    texts = ["李明在上海工作。", "新华社北京电", "张三"]
+    src = tmp_path / "in.jsonl"
+    ids = [7, "doc-b", 2.5]
+    src.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n" for i, t in zip(ids, texts))
+                   + json.dumps({"text": "北京"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    batch.run([src], tmp_path / "out.jsonl", workers=0, progress=False)
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["id"] for r in out] == [7, "doc-b", 2.5, f"{src}:4"]  # a record without an id: its place
+    assert type(out[0]["id"]) is int and '{"id": 7, ' in (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+
+
+def test_keep_fields_pass_other_fields_through(tmp_path):
+    src = tmp_path / "in.jsonl"
+    records = [{"id": 1, "text": "李明在上海工作。", "lang": "zh", "meta": {"page": 3}}, {"id": 2, "text": "北京"}]
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    batch.run([src], tmp_path / "out.jsonl", workers=0, progress=False, opts=Options(keep_fields=("lang", "meta")))
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert [list(r) for r in out] == [["id", "lang", "meta", "entities"]] * 2
+    assert [(r["id"], r["lang"], r["meta"]) for r in out] == [(1, "zh", {"page": 3}), (2, None, None)]
+    with pytest.raises(batch.BatchError, match="needs a .jsonl output"):
+        batch.run([src], tmp_path / "out.csv", workers=0, progress=False, opts=Options(keep_fields=("lang",)))
+    with pytest.raises(batch.BatchError, match="already has that field"):
+        batch.run([src], tmp_path / "o2.jsonl", workers=0, progress=False, opts=Options(keep_fields=("entities",)))
+
+
+def test_cli_keeps_integer_ids_and_fields(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 41, "text": "李明在上海工作。", "url": "u1"}\n{"id": 42, "text": "北京"}\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "ner.batch", str(src), "--out", str(tmp_path / "o.jsonl"),
+                           "--workers", "0", "--quiet", "--keep-fields", "url"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [(r["id"], r["url"]) for r in read_jsonl(tmp_path / "o.jsonl")] == [(41, "u1"), (42, None)]
+
+
 def test_malformed_records_are_reported_by_line_and_skipped(tmp_path, caplog):
     good = [samples.SEED, "李明在上海工作。", "新华社北京电"]
     lines = [json.dumps({"text": good[0]}, ensure_ascii=False), "{not json", "", json.dumps(["a", "list"]),
@@ -126,7 +162,7 @@ def test_parquet_in_and_out(tmp_path):
     batch.run([tmp_path / "in.parquet"], tmp_path / "out.parquet", workers=0, opts=Options(id_column="key"),
               chunk_chars=1_000, progress=False)
     table = pq.read_table(tmp_path / "out.parquet").to_pydict()
-    assert table["id"] == [str(i) for i in range(40)]
+    assert table["id"] == [str(i) for i in range(40)]  # Parquet's id column is text
     assert table["entities"] == expected(texts)
     assert not (tmp_path / "out.parquet.parts").exists()
 

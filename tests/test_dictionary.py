@@ -70,7 +70,7 @@ def test_load_takes_a_dictionary_file(toy_dir, tmp_path):
 
 
 @pytest.mark.parametrize("content, line, words", [
-    ("字节跳动\tORG\n字节跳动\n", 2, "no tab"),
+    ("字节跳动\tORG\n字节跳动\n", 2, "no type"),
     ("好\tORG\n字节\tORG\tX\n", 2, "more than one tab"),
     ("苹果\tORG\n苹果\tPER\n", 2, "on line 1"),
     ("# x\n苹果\tB-ORG X\n", 2, "not a type name"),
@@ -88,7 +88,7 @@ def test_not_utf8_and_unknown_type_are_clear_errors(tmp_path, toy):
     path.write_bytes("好\tORG\n字节跳动\tORG\n".encode("gb18030"))
     with pytest.raises(ner.FormatError, match="gbk.txt:1: not UTF-8"):
         Dictionary.load(path)
-    with pytest.raises(ner.FormatError, match=r"<dictionary>:2: type .PRODUCT. .*\(PER, LOC, ORG\)"):
+    with pytest.raises(ner.FormatError, match=r"<dictionary>:2: type .PRODUCT. .*\(PER, LOC, ORG[;)]"):
         toy.recognize("x", dictionary=Dictionary.parse("好\tORG\n苹果\tPRODUCT"))
     with pytest.raises(TypeError):
         toy.recognize("x", dictionary="some/path.txt")  # per call: an object, never a path
@@ -101,3 +101,72 @@ def test_many_entries_load(tmp_path):
     d = Dictionary.load(path)
     assert len(d) == 100_000
     assert [e.text for e in d.matches("在公司99999号和公司7号")] == ["公司99999号", "公司7号"]
+
+
+@pytest.mark.parametrize("line", ["字节跳动\tORG", "字节跳动 ORG", "字节跳动   ORG", "字节跳动,ORG", "字节跳动，ORG",
+                                  "字节跳动:ORG", "字节跳动：ORG", "字节跳动\u3000ORG", "字节跳动：机构名",
+                                  "字节跳动 ORG   # a comment", "字节跳动\tORG\t# a comment", "  字节跳动 ， ORG  "])
+def test_typed_lines_force_the_entity(toy, line):
+    text = "我在字节跳动任职。"
+    (e,) = toy.recognize(text, dictionary=Dictionary.parse(line))
+    assert (e.text, e.label, e.source, e.start) == ("字节跳动", "ORG", "dictionary", len("我在"))
+
+
+def test_the_readme_example_parses_with_its_comments(toy):
+    d = Dictionary.parse("字节跳动\tORG        # forced: every occurrence of 字节跳动 is an ORG\n"
+                         "-星巴克\tPER        # blocked: the model's PER span 星巴克 is removed\n"
+                         "-星巴克             # blocked whatever type the model gave it\n")
+    assert d.forced == {"字节跳动": ("ORG", 1)}
+    assert d.blocked == {("星巴克", "PER"): 2, ("星巴克", None): 3}
+
+
+def test_a_tab_keeps_spaces_inside_the_text_and_a_hash_inside_a_word_is_text():
+    d = Dictionary.parse("Bank of China\tORG\nC# 社区 ORG\nNew York LOC")
+    assert d.forced == {"Bank of China": ("ORG", 1), "C# 社区": ("ORG", 2), "New York": ("LOC", 3)}
+
+
+def test_blocked_entries_take_every_separator_and_chinese_names(toy):
+    text = "北京和上海"
+    for line in ("-北京 LOC", "-北京，地名", "-北京:LOC", "-北京"):
+        assert spans(toy.recognize(text, dictionary=Dictionary.parse(line))) == [("上海", "LOC", "model")], line
+    assert len(toy.recognize(text, dictionary=Dictionary.parse("-北京 人名"))) == 2
+
+
+def test_display_names_resolve_to_types_and_unknown_names_say_which():
+    d = Dictionary.parse("苹果 产品\n字节跳动：机构名\n-星巴克 人名")
+    resolved = d.resolve(["PER", "ORG", "PRODUCT"], {"PRODUCT": "产品"})
+    assert resolved.forced == {"苹果": ("PRODUCT", 1), "字节跳动": ("ORG", 2)}
+    assert resolved.blocked == {("星巴克", "PER"): 3}
+    with pytest.raises(ner.FormatError) as info:
+        d.resolve(["PER", "LOC", "ORG"])
+    assert (info.value.line, info.value.kind, info.value.value) == (1, "type", "产品")
+    assert "(PER, LOC, ORG; or their names 人名, 地名, 机构名)" in str(info.value)
+
+
+@pytest.mark.parametrize("content, line, kind, value", [
+    ("字节跳动 ORG\n字节跳动\n", 2, "type-missing", "字节跳动"),
+    ("苹果 ORG\n苹果 PER\n", 2, "conflict", "苹果"),
+    ("好 ORG\n苹果\tB-ORG X\n", 2, "label", "B-ORG X"),
+    ("\n\n ，ORG\n", 3, "text", " ，ORG"),
+])
+def test_format_errors_carry_line_kind_and_value(content, line, kind, value):
+    with pytest.raises(ner.FormatError) as info:
+        Dictionary.parse(content, "box")
+    err = info.value
+    assert (err.where, err.line, err.kind, err.value) == ("box", line, kind, value)
+    assert str(err) == f"box:{line}: {err.detail}"
+
+
+def test_format_error_fields_survive_pickling():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(ner.FormatError.at("f.txt", 3, "bad", "type", "X")))
+    assert (str(err), err.where, err.line, err.kind, err.detail, err.value) == ("f.txt:3: bad", "f.txt", 3, "type",
+                                                                                  "bad", "X")
+
+
+def test_a_type_and_its_chinese_name_are_one_type_not_a_conflict():
+    d = Dictionary.parse("字节跳动 ORG\n字节跳动：机构名").resolve(["PER", "LOC", "ORG"])
+    assert d.forced == {"字节跳动": ("ORG", 1)}
+    with pytest.raises(ner.FormatError, match="forced as 人名 here but as ORG"):
+        Dictionary.parse("字节跳动 ORG\n字节跳动 人名")

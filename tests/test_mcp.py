@@ -2,8 +2,8 @@
 loopback and calls them with the seed sentence."""
 from __future__ import annotations
 
-import ast
 import asyncio
+import json
 
 import pytest
 
@@ -47,12 +47,21 @@ def test_mcp_call_returns_the_entities_of_the_seed_sentence(server_url):
 
     result = run(server_url, call)
     assert not result.isError, result
-    # Gradio's MCP server writes a dict result as Python's repr of it
-    payload = ast.literal_eval(result.content[0].text)
+    payload = json.loads(result.content[0].text)  # JSON text, not Python's repr
+    assert result.structuredContent == payload  # and the same object as structured content
     found = [(e["text"], e["type"]) for e in payload["entities"]]
     # the toy model also tags the 大 of 大会; the four real entities come first
     assert found[:4] == [("张三", "PER"), ("北京", "LOC"), ("清华大学", "ORG"), ("上海", "LOC")]
     assert all(samples.SEED[e["start"]:e["end"]] == e["text"] for e in payload["entities"])
+
+
+def test_mcp_highlight_tool_answers_json_tokens(server_url):
+    async def call(session):
+        return await session.call_tool("highlight_entities", {"text": samples.SEED})
+
+    tokens = json.loads(run(server_url, call).content[0].text)
+    assert "".join(t["token"] for t in tokens) == samples.SEED and all(t["token"] for t in tokens)
+    assert ("张三", "PER") in [(t["token"], t["class_or_confidence"]) for t in tokens]
 
 
 def test_mcp_call_with_a_bad_argument_is_a_tool_error(server_url):

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,18 @@ def test_msra_test_f1(data_dir, rec):
     assert got["sentences"] == 3442
     # the model card's figure is reproducible
     assert got["f1"] == pytest.approx(scores["msra_test_int8"]["f1"], abs=1e-4)
+
+
+def test_a_model_name_loads_the_packaged_model_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert ner.model_dir("zh-ner-lite") == ner.EMBEDDED_MODEL
+    assert ner.model_dir("no-such-model") == Path("no-such-model")
+    (tmp_path / "zh-ner-lite").mkdir()  # a directory of that name here wins: paths mean what they say
+    assert ner.model_dir("zh-ner-lite") == Path("zh-ner-lite")
+
+
+def test_a_missing_corpus_says_where_it_looked_and_how_to_point_at_it(tmp_path):
+    from ner.training.corpora import load_corpus
+
+    with pytest.raises(FileNotFoundError, match=rf"msra/test.tsv is not in {tmp_path}; pass --data DIR .* NER_DATA"):
+        load_corpus("msra-test", tmp_path)

@@ -1,6 +1,4 @@
 """Where NER_MODEL may point, and what the app does when the model cannot be had."""
-import subprocess
-import sys
 import time
 
 import httpx
@@ -8,7 +6,7 @@ import pytest
 
 import ner
 from conftest import ROOT
-from server_util import running_server
+from server_util import run_app, running_server
 
 needs_embedded = pytest.mark.skipif(not (ner.EMBEDDED_MODEL / "config.json").is_file(),
                                     reason="the embedded model is not in models/ yet")
@@ -35,8 +33,7 @@ def test_unreachable_hub_falls_back_to_the_embedded_model_quickly():
     ("../../etc/passwd", ".."),
 ])
 def test_bad_model_values_stop_the_app_with_a_message(value, words):
-    env = {"NER_MODEL": value, "GRADIO_SERVER_PORT": "1", "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = run_app({"NER_MODEL": value, "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2
     assert words in proc.stderr and "Traceback" not in proc.stderr
 
@@ -47,7 +44,6 @@ def test_broken_model_directory_stops_the_app_with_a_message(toy_dir, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(toy_dir, broken)
     (broken / "crf.npz").unlink()
-    env = {"NER_MODEL": str(broken), "NER_MODEL_ROOTS": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = run_app({"NER_MODEL": str(broken), "NER_MODEL_ROOTS": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2
     assert "no CRF transitions" in proc.stderr and "Traceback" not in proc.stderr

@@ -351,7 +351,7 @@ def test_surrogates_through_the_page(live):
 def test_surrogates_in_the_ui_handlers(toy, tmp_path):
     service = NerService(toy, Settings(), export_dir=tmp_path)
     highlight, rows, *_ = service.analyze("\ud800张三在北京\udc00")
-    assert highlight["text"] == "\ufffd张三在北京\ufffd" and [r[:4] for r in rows][0] == ["张三", "PER", 1, 3]
+    assert highlight["text"] == "\ufffd张三在北京\ufffd" and [r[:4] for r in rows["data"]][0] == ["张三", "PER", 1, 3]
     (extracted,) = service.extract_batch(["\ud800张三", "北京"])
     assert [e["start"] for e in extracted[0]["entities"]] == [1] and extracted[1]["entities"][0]["text"] == "北京"
 
@@ -486,7 +486,7 @@ def test_downloads_that_do_not_fit_are_skipped_with_a_warning(toy, tmp_path):
     service = NerService(toy, Settings(), files=FileArea(tmp_path, ttl_s=60, max_bytes=100))
     with pytest.warns(UserWarning, match="暂存空间已满"):
         highlight, rows, _, json_path, csv_path = service.analyze(TEXT)
-    assert (json_path, csv_path) == (None, None) and rows[0][0] == "张三"
+    assert (json_path, csv_path) == (None, None) and rows["data"][0][0] == "张三"
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
 
 

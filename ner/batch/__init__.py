@@ -1,16 +1,18 @@
 """Corpus-scale NER: stream files of texts through worker processes into JSONL, CSV or Parquet, resumably.
 
-    python -m ner.batch INPUT... --out OUT [--workers N] [--text-column text] [--id-column id]
+    python -m ner.batch INPUT... --out OUT [--workers N] [--text-column text] [--id-column id] [--keep-fields a b]
     ner-batch INPUT... --out OUT            (the same, as a console script)
 
 Inputs: ``.txt`` files or folders of them (one document per file, encoding detected
 by :func:`ner.textio.decode_bytes`), ``.jsonl``/``.ndjson`` (one JSON object per line),
 ``.csv``/``.tsv`` (a header row) and ``.parquet``.  The output format follows the
-suffix of ``--out``: ``.jsonl`` (one line per record: ``{"id", "entities"}``), ``.csv``
-(one row per entity: id, type, start, end, text, score, source; a cell starting like a spreadsheet
-formula gets a leading ``'``) or ``.parquet`` (one row per
+suffix of ``--out``: ``.jsonl`` (one line per record: ``{"id", "entities"}``, plus the fields named by
+``--keep-fields``, copied as they are), ``.csv`` (one row per entity: id, type, start, end, text, score,
+source; a cell starting like a spreadsheet formula gets a leading ``'``) or ``.parquet`` (one row per
 record, ``entities`` a list of structs).  Entities have the shape of
-:meth:`ner.Entity.to_dict`, as every API returns them.
+:meth:`ner.Entity.to_dict`, as every API returns them.  A record's id is its ``--id-column`` field;
+without that option, its ``id`` field when it has one (in JSONL with its JSON type: an integer
+stays an integer), else ``INPUT:N``, the N-th record of INPUT.
 
 The run streams: inputs are read line by line (or Parquet batch by batch) in chunks
 of a bounded size, at most two chunks per worker are in flight, so memory does not
@@ -79,12 +81,20 @@ class WorkerDied(BrokenProcessPool):
     """A worker of a pool that is not a process pool (a Ray actor) died with a chunk in hand."""
 
 
+#: The field a record's id is taken from when ``--id-column`` is not given (and the record has one).
+ID_FIELD = "id"
+#: What a record's id may be: a JSON scalar, kept as it was in a JSONL input.
+RecordId = str | int | float | bool
+
+
 @dataclass(frozen=True)
 class Record:
-    """One text to annotate and the id its output carries."""
+    """One text to annotate, the id its output carries and the input fields it passes through
+    (``--keep-fields``, in that order)."""
 
-    id: str
+    id: RecordId
     text: str
+    fields: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,9 +128,12 @@ class Options:
     """What decides the content of the output (and so must not change between a run and its resumption)."""
 
     text_column: str = "text"
+    #: the id field; None: the record's "id" field when it has one, else INPUT:N
     id_column: str | None = None
     max_chars: int = MAX_CHARS
     encoding: str = "utf-8"
+    #: input fields copied into each output record (JSONL output)
+    keep_fields: tuple[str, ...] = ()
 
     @property
     def max_line_bytes(self) -> int:
@@ -233,14 +246,20 @@ def _field_record(get, src: Source, ordinal: int, where: str, opts: Options) -> 
     if not isinstance(text, str):
         what = "missing" if text is None else f"a {type(text).__name__}, not a string"
         return Malformed(where, f"the text column {opts.text_column!r} is {what}")
+    rid: RecordId
     if opts.id_column is None:
-        rid = f"{src.name}:{ordinal}"
+        value = get(ID_FIELD)
+        # a record's own id, as it was (an integer stays an integer); else its place in the input
+        rid = value if isinstance(value, (str, int, float, bool)) else f"{src.name}:{ordinal}"
     else:
         value = get(opts.id_column)
         if value is None or isinstance(value, (dict, list)):
             return Malformed(where, f"the id column {opts.id_column!r} is missing or not a plain value")
-        rid = well_formed(str(value))
-    return _checked(Record(rid, well_formed(text)), where, opts)
+        rid = value
+    if isinstance(rid, str):
+        rid = well_formed(rid)
+    fields = tuple((name, get(name)) for name in opts.keep_fields)
+    return _checked(Record(rid, well_formed(text), fields), where, opts)
 
 
 def _warn_unreadable(decoded: str, where: str, opts: Options) -> None:
@@ -260,10 +279,10 @@ def _read_csv(src: Source, start: Cursor, opts: Options):
             header = next(csv.reader(lines.read(0, 0), delimiter=delimiter))
         except StopIteration:
             return
-        for column in (opts.text_column, opts.id_column):
+        for column in (opts.text_column, opts.id_column, *opts.keep_fields):
             if column is not None and column not in header:
                 raise BatchError(f"{src.name}: no column {column!r} in the header ({', '.join(header)}); "
-                                 f"set --text-column / --id-column")
+                                 f"set --text-column / --id-column / --keep-fields")
         ordinal = start.ordinal
         offset, line_no = (start.offset, start.line) if start.offset else (lines.offset, lines.line)
         reader = csv.reader(lines.read(offset, line_no), delimiter=delimiter)
@@ -323,10 +342,13 @@ def _read_parquet(src: Source, start: Cursor, opts: Options):
     pq = require("pyarrow.parquet", "Reading Parquet")
     pf = pq.ParquetFile(src.path)
     names = pf.schema_arrow.names
-    columns = [c for c in (opts.text_column, opts.id_column) if c is not None]
+    columns = [c for c in (opts.text_column, opts.id_column, *opts.keep_fields) if c is not None]
     for column in columns:
         if column not in names:
-            raise BatchError(f"{src.name}: no column {column!r} ({', '.join(names)}); set --text-column / --id-column")
+            raise BatchError(f"{src.name}: no column {column!r} ({', '.join(names)}); set --text-column / "
+                             f"--id-column / --keep-fields")
+    if opts.id_column is None and ID_FIELD in names and ID_FIELD not in columns:
+        columns.append(ID_FIELD)  # the records' own ids
     rows, size = max(1, pf.metadata.num_rows), src.path.stat().st_size
     groups: list[int] = []
     seen = 0
@@ -509,7 +531,7 @@ class _AppendWriter(Writer):
 
 class JsonlWriter(_AppendWriter):
     def write(self, records, found):
-        self.fh.write("".join(json.dumps({"id": r.id, "entities": ents}, ensure_ascii=False) + "\n"
+        self.fh.write("".join(json.dumps({"id": r.id, **dict(r.fields), "entities": ents}, ensure_ascii=False) + "\n"
                               for r, ents in zip(records, found)).encode("utf-8"))
 
 
@@ -551,7 +573,7 @@ class ParquetWriter(Writer):
         self.schema = self.pa.schema([("id", self.pa.string()), ("entities", entities_type())])
 
     def write(self, records, found):
-        table = self.pa.table({"id": [r.id for r in records], "entities": found}, schema=self.schema)
+        table = self.pa.table({"id": [str(r.id) for r in records], "entities": found}, schema=self.schema)
         part = self.parts / f"part-{self.count:07d}.parquet"
         tmp = part.with_suffix(".tmp")
         self.pq.write_table(table, tmp)
@@ -624,6 +646,18 @@ def output_format(out: Path, given: str | None = None) -> str:
     return fmt
 
 
+def check_keep_fields(opts: Options, fmt: str) -> None:
+    """``--keep-fields`` go into a JSONL output, and none may be named like an output field."""
+    if not opts.keep_fields:
+        return
+    if fmt != "jsonl":
+        raise BatchError(f"--keep-fields needs a .jsonl output (a record per line); --out is {fmt}")
+    taken = {"id", "entities"} & set(opts.keep_fields)
+    if taken:
+        raise BatchError(f"--keep-fields {sorted(taken)[0]!r}: the output already has that field; "
+                         f"use --id-column for the id")
+
+
 def prepare_output(out: Path, fingerprint: dict, overwrite: bool) -> dict | None:
     """The saved progress of an interrupted run to resume, or None for a fresh start (old output removed)."""
     progress = progress_path(out)
@@ -652,7 +686,8 @@ def fingerprint(sources: list[Source], fmt: str, opts: Options, model: str | Non
     # the model's files by size and mtime too: a model replaced in the same directory must not resume
     files = sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in model_dir.iterdir() if f.is_file())
     return {"inputs": [[str(s.path.resolve()), s.path.stat().st_size, s.path.stat().st_mtime_ns] for s in sources],
-            "format": fmt, "options": [opts.text_column, opts.id_column, opts.max_chars, opts.encoding],
+            "format": fmt, "options": [opts.text_column, opts.id_column, opts.max_chars, opts.encoding,
+                                       list(opts.keep_fields)],
             "model": [str(model_dir.resolve()), precision, files]}
 
 
@@ -674,6 +709,7 @@ def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None
     fmt = output_format(out, fmt)
     if opts.max_chars < 1:
         raise BatchError(f"--max-chars must be at least 1, not {opts.max_chars}")
+    check_keep_fields(opts, fmt)
     cores = usable_cores()
     workers = cores if workers is None else workers
     if workers < 0:

@@ -21,7 +21,10 @@ def build_parser(prog: str = "python -m ner.batch") -> argparse.ArgumentParser:
                     "per entity) or .parquet")
     ap.add_argument("--format", choices=sorted(WRITERS), help="output format (default: from the --out suffix)")
     ap.add_argument("--text-column", default="text", help="field holding the text in JSONL/CSV/Parquet (default text)")
-    ap.add_argument("--id-column", help="field holding the record id (default: INPUT:N, the N-th record of INPUT)")
+    ap.add_argument("--id-column", help="field holding the record id (default: the record's own \"id\" field, "
+                    "with its JSON type, else INPUT:N, the N-th record of INPUT)")
+    ap.add_argument("--keep-fields", nargs="+", default=[], metavar="FIELD",
+                    help="input fields copied into each output record as they are (.jsonl output)")
     ap.add_argument("--workers", type=int, help="worker processes (default: one per core; 0: in this process)")
     ap.add_argument("--threads", type=int, help="ONNX Runtime threads per worker (default: cores // workers)")
     ap.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"windows per model call in each worker "
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m ner.batch") -> in
     signal.signal(signal.SIGTERM, _interrupt)  # kill / docker stop: stop as Ctrl-C does, resumable
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     opts = Options(text_column=args.text_column, id_column=args.id_column, max_chars=args.max_chars,
-                   encoding=args.encoding)
+                   encoding=args.encoding, keep_fields=tuple(args.keep_fields))
     try:
         if args.address and args.engine != "ray":
             raise BatchError("--address is for --engine ray")

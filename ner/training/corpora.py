@@ -1,7 +1,8 @@
 """Reading the annotated corpora into ``(text, spans)`` examples with character offsets.
 
-Corpora live outside the project (default ``../shared/data``); types are mapped
-to PER/LOC/ORG as that folder's README says.
+Corpora live outside the project: ``--data DIR`` of each command, else ``$NER_DATA``, else the first
+``shared/data`` found beside the working directory or the repository (:data:`DATA_CANDIDATES`); a missing
+corpus file says where it was looked for.  Types are mapped to PER/LOC/ORG as that folder's README says.
 """
 from __future__ import annotations
 
@@ -13,8 +14,25 @@ from ..formats import Example
 
 __all__ = ["Example", "CORPORA", "DEFAULT_DATA", "train_dev", "load_corpus", "read_any"]
 
-#: ``$NER_DATA``, else ``shared/data`` beside the repository (this file is ner/training/corpora.py).
-DEFAULT_DATA = Path(os.environ.get("NER_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+#: Where the corpora are looked for, in order: ``$NER_DATA`` alone when set; else ``../shared/data`` and
+#: ``shared/data`` from the working directory, then ``shared/data`` beside the repository (this file is
+#: ner/training/corpora.py; in an installed package that is inside the environment, hence the others first).
+DATA_CANDIDATES = ([Path(os.environ["NER_DATA"])] if os.environ.get("NER_DATA") else
+                   [Path("..", "shared", "data"), Path("shared", "data"),
+                    Path(__file__).resolve().parents[3] / "shared" / "data"])
+DEFAULT_DATA = next((p for p in DATA_CANDIDATES if p.is_dir()), DATA_CANDIDATES[0])
+
+
+def corpus_file(data_dir: Path, relative: str) -> Path:
+    """``data_dir / relative``, or ``FileNotFoundError`` saying where the corpora were looked for and how to
+    point at them."""
+    path = Path(data_dir) / relative
+    if path.is_file():
+        return path
+    looked = (f"{Path(data_dir).resolve()}" if Path(data_dir) != DEFAULT_DATA else
+              ", ".join(str(p.resolve()) for p in DATA_CANDIDATES))
+    raise FileNotFoundError(f"the corpus file {relative} is not in {looked}; pass --data DIR (the folder holding "
+                            f"msra/, weibo/, ...) or set NER_DATA")
 
 WEIBO_MAP = {"PER.NAM": "PER", "ORG.NAM": "ORG", "LOC.NAM": "LOC", "GPE.NAM": "LOC"}
 CLUENER_MAP = {"name": "PER", "company": "ORG", "government": "ORG", "organization": "ORG",
@@ -74,9 +92,9 @@ def train_dev(name: str, data_dir: Path = DEFAULT_DATA) -> tuple[list[Example], 
         raise ValueError(f"unknown corpus {name!r}; choose from {sorted(CORPORA)}")
     data_dir = Path(data_dir)
     train_file, dev_file, n_dev = CORPORA[name]
-    train = read_any(data_dir / train_file)
+    train = read_any(corpus_file(data_dir, train_file))
     if dev_file:
-        return train, read_any(data_dir / dev_file)
+        return train, read_any(corpus_file(data_dir, dev_file))
     return hold_out(train, n_dev, DEV_SEEDS.get(name, DEV_SEED))
 
 
@@ -92,7 +110,7 @@ def load_corpus(name: str, data_dir: Path = DEFAULT_DATA) -> list[Example]:
     """By name: ``msra-test``, or ``CORPUS-train`` / ``CORPUS-dev`` for every corpus in :data:`CORPORA`
     (``weibo-dev`` and ``resume-dev`` are the published dev files, the others held-out parts)."""
     if name == "msra-test":
-        return read_bio_tsv(Path(data_dir) / "msra" / "test.tsv")
+        return read_bio_tsv(corpus_file(Path(data_dir), "msra/test.tsv"))
     corpus, _, split = name.rpartition("-")
     if corpus not in CORPORA or split not in ("train", "dev"):
         names = ["msra-test"] + [f"{c}-{s}" for c in CORPORA for s in ("train", "dev")]
