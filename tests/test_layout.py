@@ -29,6 +29,8 @@ ENTRY_POINTS = (
 #: Library modules that still read (or set) the environment, each with its reason. Shrink this list.
 READS_ENVIRONMENT = {
     "ner": "ner.load() without a path reads NER_MODEL (the README documents it); to move into the CLI and Settings",
+    "ner.crf": "NER_CRF_KERNEL=numpy forces the numpy reference decoder (a switch the README documents for "
+               "checking the compiled one); the choice is made once, when the module loads",
     "ner.session": "NER_THREADS as the default number of ONNX Runtime threads; threads=None is to mean ONNX "
                    "Runtime's own default, the entry points passing NER_THREADS",
     "ner.training.corpora": "NER_DATA as the default corpora folder of the training commands; to become the "
