@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 from ..errors import NerError
-from . import BATCH_SIZE, CHUNK_CHARS, MAX_CHARS, WRITERS, BatchError, Options, Stats, StrictStop, progress_path, run
+from .local import BATCH_SIZE, run
+from .progress import Stats, progress_path
+from .sources import CHUNK_CHARS, MAX_CHARS, BatchError, BatchOptions, StrictStop
+from .writers import WRITERS
 
 
 def build_parser(prog: str = "python -m ner.batch") -> argparse.ArgumentParser:
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m ner.batch") -> in
     args = build_parser(prog).parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # kill / docker stop: stop as Ctrl-C does, resumable
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    opts = Options(text_column=args.text_column, id_column=args.id_column, max_chars=args.max_chars,
+    opts = BatchOptions(text_column=args.text_column, id_column=args.id_column, max_chars=args.max_chars,
                    encoding=args.encoding, keep_fields=tuple(args.keep_fields))
     try:
         if args.address and args.engine != "ray":
@@ -76,7 +79,7 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _run_logged(args, opts: Options) -> Stats:
+def _run_logged(args, opts: BatchOptions) -> Stats:
     """The run of either engine: both read the inputs here, skip (or, ``--strict``, stop at) malformed records
     the same way and resume the same way; only where the chunks are annotated differs."""
     kwargs = dict(workers=args.workers, threads=args.threads, model=args.model, precision=args.precision, opts=opts,
@@ -84,7 +87,7 @@ def _run_logged(args, opts: Options) -> Stats:
                   overwrite=args.overwrite, progress=not args.quiet)
     runner = run
     if args.engine == "ray":
-        from ..distributed import run_files
+        from .ray import run_files
 
         runner = functools.partial(run_files, address=args.address)
     try:

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     from ray import serve
 
-    from ner.distributed import init_ray
+    from ner.batch.ray import init_ray
     from ner_app.serve import PROXY_CALLBACK, build
 
     os.environ.setdefault("RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH", PROXY_CALLBACK)  # the proxy gets the guard
