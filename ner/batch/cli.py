@@ -5,6 +5,7 @@ import argparse
 import functools
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -40,7 +41,8 @@ def build_parser(prog: str = "python -m ner.batch") -> argparse.ArgumentParser:
                     "files are detected one by one)")
     ap.add_argument("--strict", action="store_true", help="stop at the first malformed record instead of skipping it")
     ap.add_argument("--overwrite", action="store_true", help="replace an existing output instead of resuming it")
-    ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
+    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None,
+                    help="model directory (default: $NER_MODEL or the embedded model)")
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     ap.add_argument("--engine", default="local", choices=["local", "ray"],
                     help="local worker processes (default) or Ray actors (pip install '.[ray]'); the same reading, "

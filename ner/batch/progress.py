@@ -76,7 +76,7 @@ def fingerprint(sources: list[Source], fmt: str, opts: BatchOptions, model: str 
     """What the output depends on: a resumed run must have the same inputs (size, mtime) and options."""
     import ner
 
-    model_dir = Path(model) if model else ner.default_model_dir()
+    model_dir = Path(model) if model else ner.EMBEDDED_MODEL
     # the model's files by size and mtime too: a model replaced in the same directory must not resume
     files = sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in model_dir.iterdir() if f.is_file())
     return {"inputs": [[str(s.path.resolve()), s.path.stat().st_size, s.path.stat().st_mtime_ns] for s in sources],

@@ -21,6 +21,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import os
 import random
 import sys
 import time
@@ -112,7 +113,8 @@ def main(argv=None) -> None:
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--save", type=Path, metavar="FILE", help="record the outputs to FILE")
     mode.add_argument("--compare", type=Path, metavar="FILE", help="re-run and compare with FILE")
-    ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
+    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None,
+                    help="model directory (default: $NER_MODEL or the embedded model)")
     ap.add_argument("--texts", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def main(argv=None) -> None:
     sc.add_argument("paths", nargs="+", help="annotated files or corpus splits by name (boson-dev, msra-test)")
     sc.add_argument("--data", type=Path, default=DEFAULT_DATA, help="corpora folder for splits given by name")
     sc.add_argument("--out", type=Path, help="also write the JSON to this file")
-    sc.add_argument("--peer-python", help=f"Python of the {NAME} venv (default $NER_PEER_PYTHON or {DEFAULT_PYTHON})")
+    sc.add_argument("--peer-python", default=os.environ.get("NER_PEER_PYTHON") or None,
+                    help=f"Python of the {NAME} venv (default $NER_PEER_PYTHON or {DEFAULT_PYTHON})")
     args = ap.parse_args(argv)
     try:
         peer = LacPeer(args.peer_python)

@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
 
     base = text_of_length(args.chars * 4)
     texts = [base[i % args.chars:][: args.chars] for i in range(args.requests)]
-    want = [[e.to_dict() for e in ents] for ents in ner.load().recognize_batch(texts)]
+    # what the replicas serve: NER_MODEL's model, read by their Settings
+    want = [[e.to_dict() for e in ents] for ents in ner.load(os.environ.get("NER_MODEL") or None).recognize_batch(texts)]
     ray = init_ray(num_cpus=os.cpu_count(), log_to_driver=False, configure_logging=False)  # loopback only
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})

