@@ -24,8 +24,6 @@ ENTRY_POINTS = (
 READS_ENVIRONMENT = {
     "ner.crf": "NER_CRF_KERNEL=numpy forces the numpy reference decoder (a switch the README documents for "
                "checking the compiled one); the choice is made once, when the module loads",
-    "ner.training.corpora": "NER_DATA as the default corpora folder of the training commands; to become the "
-                            "--data default read in each command's main",
     "ner.export.modelscope": "MODELSCOPE_DOMAIN is the modelscope package's own variable: the reachability check "
                              "must ask the host the download will use",
     "ner.batch.ray": "sets Ray's variables (loopback only, no usage report) for the Ray processes init_ray starts "

@@ -31,7 +31,7 @@ from ..features import BigramTable, Featurizer, Lexicon
 from ..tags import tags_to_spans
 from ..tokenizer import SPECIAL_TOKENS, TextTokenizer, fold_char
 from .batches import collate, encode_examples, make_batches, mask_unknown, sample_epoch
-from .corpora import CORPORA, DEFAULT_DATA, Example, train_dev
+from .corpora import CORPORA, DEFAULT_DATA, Example, default_data, train_dev
 from .lexicon import LEXICON_SOURCES, build_lexicon_file
 from .scoring import macro, score
 
@@ -247,7 +247,7 @@ def parse_args(argv=None) -> TrainConfig:
     """The command line as a :class:`TrainConfig`."""
     ap = argparse.ArgumentParser(prog="python -m ner.train", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
     ap.add_argument("--w2v", default="work/w2v", help="pre-trained vectors from `python -m ner.training.pretrain` ('' for none)")
     ap.add_argument("--out", type=Path, default=Path("runs/cbl"))
     ap.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA),
