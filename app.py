@@ -48,7 +48,7 @@ from ner_app.guard import Guard
 from ner_app.model_source import load_engine
 from ner_app.inputs import api_text, as_sent, describe, entities_json, json_tool_results
 from ner_app.rest import create_api, swagger_ui_folder
-from ner_app.server import bind, serve
+from ner_app.http_server import bind, serve
 from ner_app.service import NerService, Prefs
 
 log = logging.getLogger(__name__)

@@ -58,7 +58,7 @@ def serve_url(ray_local):
     """Ray Serve on a free loopback port with ``replicas`` replicas of the REST API; shut down afterwards."""
     from ray import serve
 
-    from ner.bench.server import free_port
+    from ner.bench.launch import free_port
     from ner_app.serve import build
 
     def start(replicas: int) -> str:

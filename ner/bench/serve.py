@@ -20,7 +20,7 @@ import httpx
 import ner
 from ner.samples import text_of_length
 
-from .server import free_port
+from .launch import free_port
 
 
 def measure(url: str, texts: list[str], want: list[list[dict]], clients: int) -> dict:
