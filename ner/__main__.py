@@ -72,11 +72,11 @@ def main(argv=None) -> int:
 
         sys.stdout.write(entities_csv(e.to_dict() for e in rec.recognize(text)))
         return 0
-    sys.stdout.write(annotation_export(rec, text, args.format))
+    sys.stdout.write(line_annotations(rec, text, args.format))
     return 0
 
 
-def annotation_export(rec, text: str, fmt: str) -> str:
+def line_annotations(rec, text: str, fmt: str) -> str:
     """The entities of each non-blank line of ``text`` in an annotation format (see the module doc)."""
     from . import formats
     from .formats import Example

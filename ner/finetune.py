@@ -74,7 +74,7 @@ def parse_args(argv=None) -> FinetuneConfig:
     return FinetuneConfig(**values)
 
 
-def display_names(pairs: tuple[str, ...] | list[str], types: list[str]) -> dict[str, str]:
+def parse_display_names(pairs: tuple[str, ...] | list[str], types: list[str]) -> dict[str, str]:
     """``["PRODUCT=产品"]`` over the defaults, for the types the model has."""
     names = {t: DISPLAY_NAMES[t] for t in types if t in DISPLAY_NAMES}
     for pair in pairs:
@@ -104,9 +104,9 @@ def export_finetuned(trained: TrainedRun, cfg: FinetuneConfig) -> Path:
 
     out = cfg.out
     made = {k: trained.info[k] for k in ("from", "reused_output", "dev_source", "best_epoch") if k in trained.info}
+    names = parse_display_names(cfg.display_names, trained.types)
     # the INT8 graph is what ships; the run's best.pt rebuilds the FP32 one
-    export_run(trained.path, out, name=cfg.name or out.name, display_names=display_names(cfg.display_names,
-               trained.types), keep_fp32=False, extra_meta=made)
+    export_run(trained.path, out, name=cfg.name or out.name, display_names=names, keep_fp32=False, extra_meta=made)
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     scores = {"dev_int8": evaluate_examples(trained.dev, Recognizer(out))}
     (out / "scores.json").write_text(json.dumps(scores, indent=1, ensure_ascii=False) + "\n")

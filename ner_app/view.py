@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from ner import Entity
 from ner.csvout import entities_csv
+from ner.dictionary import TYPE_NAMES
 from ner.textio import decode_bytes
 
 from .i18n import TYPE_NAMES_EN, both, both_text
@@ -21,7 +22,6 @@ COLORS = {"PER": "#FF5E5E", "LOC": "#00FFFF", "ORG": "#FFFF00"}
 FALLBACK_COLORS = ("#FF00FF", "#39FF14", "#FF9F1C", "#B388FF", "#FF80AB", "#64FFDA", "#82B1FF", "#EEFF41",
                    "#FFAB91", "#EA80FC", "#A7FFEB", "#FFD180")
 #: Plain-language names of the seed types; a model's config.json ``display_names`` names the others.
-TYPE_NAMES = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
 TABLE_HEADERS = ["实体", "类型", "起始", "结束", "置信度"]  # text, type, start, end, score
 #: The download formats beside JSON and CSV: (key, file name, what it is)
 ANNOTATION_FORMATS = (("doccano", "doccano.jsonl", "doccano JSONL"),

@@ -87,7 +87,7 @@ def recipe(name: str, args: dict) -> list[str]:
                     f"python -m ner.export.card {run}/onnx --data ../shared/data --ship models/{name}"]
 
 
-def lexicon_types(model_dir: Path, cfg: dict) -> list[str]:
+def model_lexicon_types(model_dir: Path, cfg: dict) -> list[str]:
     """The feature types of the model's lexicon (PER/LOC/ORG/WORD, and CORP where it was trained with one)."""
     if not cfg.get("lexicon_file"):
         return []
@@ -178,7 +178,7 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
               "## Architecture", "",
               f"- {cfg.get('architecture')}: character embedding (128, word2vec-initialised, fine-tuned), "
               "character-bigram embedding (50, word2vec over raw text, frozen), lexicon match features "
-              f"(Begin/Middle/End/Single × {'/'.join(lexicon_types(model_dir, cfg))}), one forward and one backward LSTM "
+              f"(Begin/Middle/End/Single × {'/'.join(model_lexicon_types(model_dir, cfg))}), one forward and one backward LSTM "
               f"({cfg.get('hidden', args.get('hidden', 256))} units each; the backward one reads each sentence reversed "
               "within its length, so padding never changes a score), a linear emission layer, and a CRF "
               "(transitions in `crf.npz`, decoded in numpy outside the graph).",
