@@ -119,8 +119,7 @@ def create_api(recognizer: Engine, settings: Settings, notice: str | None = None
     no internet (:func:`swagger_ui_folder`); None: FastAPI's default page (Swagger UI from a CDN).
     ``docs_css``: a style sheet written into the ``/docs`` page (the page's look).
     """
-    types = list(getattr(recognizer, "entity_types", None) or view.entity_types(recognizer.labels))
-    names = view.display_names(types, getattr(recognizer, "display_names", None))
+    types, names = view.engine_types(recognizer)
     app = FastAPI(title="AI 智能实体侦测服务 API · Chinese NER API", version="1.0", redoc_url=None,
                   docs_url=None if docs_assets else "/docs", description=DESCRIPTION, openapi_tags=TAGS,
                   swagger_ui_parameters={"tryItOutEnabled": True, "defaultModelsExpandDepth": 0})

@@ -64,6 +64,13 @@ def display_names(types: Sequence[str], card_names: Mapping[str, str] | None = N
     return {t: TYPE_NAMES.get(t) or card_names.get(t) or t for t in types}
 
 
+def engine_types(engine) -> tuple[list[str], dict[str, str]]:
+    """The types an engine finds, in order, and the name shown for each: the model's own (config.json); a bare
+    engine (a test's fake) has only its tag labels. The one place the page and the REST API read them."""
+    types = list(getattr(engine, "entity_types", None) or entity_types(engine.labels))
+    return types, display_names(types, getattr(engine, "display_names", None))
+
+
 def legend_labels(names: Mapping[str, str]) -> dict[str, str]:
     """What the highlight and its legend show for each type: ``"人名 PER"`` (the type alone when it has no name)."""
     return {t: t if name == t else f"{name} {t}" for t, name in names.items()}
