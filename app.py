@@ -15,7 +15,7 @@ Environment variables:
                           on first start and cached (default: the embedded model, models/zh-ner-lite)
 * ``NER_MODEL_ROOTS``     extra directories (os.pathsep-separated) that NER_MODEL may point into
 * ``NER_CACHE``           where ModelScope models are downloaded and exported (default ~/.cache/ner)
-* ``NER_THREADS``         ONNX Runtime intra-op threads (default: ONNX Runtime's choice)
+* ``NER_THREADS``         ONNX Runtime intra-op threads (default: the cores, at most 4)
 * ``NER_MAX_CHARS``       most characters per text (default 100000); longer texts are refused, never cut
 * ``NER_MAX_TEXTS``       most texts per REST batch request (default 64)
 * ``NER_QUEUE_SIZE``      most requests waiting in the Gradio queue, and REST requests in flight (default 64)
@@ -48,7 +48,7 @@ from ner_app.guard import Guard
 from ner_app.model_source import load_engine
 from ner_app.inputs import api_text, as_sent, describe, entities_json, json_tool_results
 from ner_app.rest import create_api, swagger_ui_folder
-from ner_app.server import bind, serve
+from ner_app.http_server import bind, serve
 from ner_app.service import NerService, Prefs
 
 log = logging.getLogger(__name__)

@@ -5,12 +5,12 @@
     [Entity(start=0, end=2, label='PER', text='张三', score=...), ...]
 
 ``ner.load(model=None, **options)`` returns a cached, thread-safe
-:class:`Recognizer` for a model directory: by default ``$NER_MODEL`` or the
-embedded model shipped in ``models/``.
+:class:`Recognizer` for a model directory: by default the embedded model
+shipped in ``models/``.  The library reads no environment variable: the
+commands and the app read ``$NER_MODEL`` (and ``$NER_THREADS``) and pass them in.
 """
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from .errors import FormatError, HubError, HubUnavailable, ModelError, NerError
 from .recognizer import Recognizer
 from .spec import read_spec
 
-__all__ = ["Entity", "Dictionary", "NerError", "ModelError", "HubError", "HubUnavailable", "FormatError", "read_spec", "Recognizer", "load", "recognize", "recognize_batch", "default_model_dir", "model_dir",
+__all__ = ["Entity", "Dictionary", "NerError", "ModelError", "HubError", "HubUnavailable", "FormatError", "read_spec", "Recognizer", "load", "recognize", "recognize_batch", "model_dir",
            "EMBEDDED_MODEL"]
 
 def _embedded_model() -> Path:
@@ -35,13 +35,6 @@ EMBEDDED_MODEL = _embedded_model()
 
 _cache: dict[tuple, Recognizer] = {}
 _lock = threading.Lock()
-
-
-def default_model_dir() -> Path:
-    """``$NER_MODEL`` when set (a local directory or a model's name, see :func:`model_dir`), else the embedded
-    model."""
-    env = os.environ.get("NER_MODEL")
-    return model_dir(env) if env else EMBEDDED_MODEL
 
 
 def model_dir(model: str | Path) -> Path:
@@ -68,7 +61,7 @@ def load(model: str | Path | None = None, *, dictionary: str | Path | Dictionary
     :mod:`ner.dictionary`) applied to every call; it shares the session of the
     recognizer without it, so one model is loaded once.
     """
-    path = model_dir(model) if model is not None else default_model_dir()
+    path = model_dir(model) if model is not None else EMBEDDED_MODEL
     key: tuple = (str(path.resolve()),
                   tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())))
     if isinstance(dictionary, Dictionary):  # an object the caller holds: not cached here

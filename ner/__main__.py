@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 OUTPUT_FORMATS = ("json", "csv", "doccano", "label-studio", "conll")
@@ -19,7 +20,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ner", description="Find named entities in Chinese text.")
     ap.add_argument("text", nargs="?", help="the text; read from stdin when omitted")
     ap.add_argument("--file", help="read the text from this file (UTF-8, UTF-16, GB18030, Big5, Shift-JIS...: detected)")
-    ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
+    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None,
+                    help="model directory (default: $NER_MODEL or the embedded model)")
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     ap.add_argument("--format", default="json", choices=OUTPUT_FORMATS,
                     help="json (default) and csv: the whole text; the others: one record per non-blank line")
@@ -50,10 +52,13 @@ def main(argv=None) -> int:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
     import ner
+    from ner.settings import positive_int
 
     try:
-        rec = ner.load(args.model, precision=args.precision, dictionary=args.dictionary)
-    except ner.NerError as exc:
+        threads = positive_int(os.environ, "NER_THREADS", 0)  # 0: unset, the library's default
+        options = {"threads": threads} if threads else {}
+        rec = ner.load(args.model, precision=args.precision, dictionary=args.dictionary, **options)
+    except (ner.NerError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
@@ -67,11 +72,11 @@ def main(argv=None) -> int:
 
         sys.stdout.write(entities_csv(e.to_dict() for e in rec.recognize(text)))
         return 0
-    sys.stdout.write(annotation_export(rec, text, args.format))
+    sys.stdout.write(line_annotations(rec, text, args.format))
     return 0
 
 
-def annotation_export(rec, text: str, fmt: str) -> str:
+def line_annotations(rec, text: str, fmt: str) -> str:
     """The entities of each non-blank line of ``text`` in an annotation format (see the module doc)."""
     from . import formats
     from .formats import Example

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import FormatError
-from .tags import SCHEMES, spans_to_tags, split_tag, tags_to_spans
+from .tags import SCHEMES, Span, drop_overlaps, spans_to_tags, split_tag, tags_to_spans
 
 
 @dataclass
@@ -40,7 +40,6 @@ class Example:
     spans: list[tuple[int, int, str]] = field(default_factory=list)
 
 FORMATS = ("conll", "doccano", "label-studio", "cluener")
-Span = tuple[int, int, str]
 _LABEL = re.compile(r"[^\W\d][\w.]*")
 _PREFIXES = {"B": "B", "I": "I", "M": "I", "E": "E", "S": "S"}
 
@@ -60,17 +59,6 @@ def _check_span(text: str, start, end, label, where: str) -> Span:
         raise FormatError(f"{where}: span [{start}, {end}) is outside the text of {len(text)} characters "
                           f"(offsets are half-open code points)")
     return start, end, _check_label(label, where)
-
-
-def drop_overlaps(spans: Iterable[Span]) -> list[Span]:
-    """Sorted spans with every span that overlaps an earlier one removed (tags cannot hold nesting)."""
-    kept: list[Span] = []
-    last_end = -1
-    for span in sorted(spans):
-        if span[0] >= last_end:
-            kept.append(span)
-            last_end = span[1]
-    return kept
 
 
 def _decode(data: bytes, where: str) -> str:

@@ -16,7 +16,7 @@ from .errors import ModelError
 from .spec import ModelSpec, read_spec
 from .postprocess import LocOrgSplitter
 from .session import OPT_LEVELS, create_session
-from .tags import TagCodes
+from .tags import TagCodes, drop_overlaps
 from .tokenizer import Encoded, TextTokenizer
 from .windows import split_windows
 
@@ -175,7 +175,7 @@ class Recognizer:
             if not isinstance(t, str):
                 raise TypeError(f"texts[{i}] must be a str, not {type(t).__name__}")
         encs, windows = self.preprocess(texts)
-        found: dict[int, list[Span]] = {i: [] for i in encs}
+        found: dict[int, list[Decoded]] = {i: [] for i in encs}
         # groups of windows bound the decoder's memory (it holds every step's tag-pair scores);
         # within a group, one decoding pass, marginals only at entity tokens
         for k in range(0, len(windows), DECODE_GROUP):
@@ -208,22 +208,24 @@ class Recognizer:
         return emissions, lengths
 
     def collect(self, encs: dict[int, Encoded], windows: list[Window], paths: np.ndarray, probs: np.ndarray,
-                found: dict[int, list[Span]]) -> None:
+                found: dict[int, list[Decoded]]) -> None:
         """Decoded paths -> character spans of each text, from the kept part of each window only."""
         for r, w in enumerate(windows):
             e = encs[w.text]
             for first, end, label in self.codes.spans(paths[r, : w.end - w.start]):
                 if w.keep_start <= w.start + first < w.keep_end:
-                    found[w.text].append(Span(int(e.starts[w.start + first]), int(e.ends[w.start + end - 1]), label,
-                                              float(probs[r, first:end].min()), w.start + first, w.start + end))
+                    found[w.text].append(Decoded(int(e.starts[w.start + first]), int(e.ends[w.start + end - 1]),
+                                                 label, float(probs[r, first:end].min()), w.start + first,
+                                                 w.start + end))
 
-    def postprocess(self, texts: list[str], encs: dict[int, Encoded], found: dict[int, list[Span]]) -> list[list[Entity]]:
+    def postprocess(self, texts: list[str], encs: dict[int, Encoded],
+                    found: dict[int, list[Decoded]]) -> list[list[Entity]]:
         """Each text's spans -> :class:`Entity` objects: overlaps from overlapping windows dropped, the
         LOC/ORG split rule applied."""
         results: list[list[Entity]] = [[] for _ in texts]
         for i, spans in found.items():
             text = texts[i]
-            spans = _drop_overlaps(sorted(spans))
+            spans = drop_overlaps(spans)
             if self.splitter:
                 spans = self.splitter(text, encs[i].ids, spans)
             # 6 decimals: the last bits of a marginal may differ with the batch's memory layout
@@ -242,7 +244,7 @@ class Window(NamedTuple):
     keep_end: int
 
 
-class Span(NamedTuple):
+class Decoded(NamedTuple):
     """A decoded entity before it becomes an :class:`Entity`: character offsets, tag, score, token range."""
 
     start: int
@@ -251,13 +253,3 @@ class Span(NamedTuple):
     score: float
     first_token: int
     end_token: int
-
-
-def _drop_overlaps(spans):
-    """Sorted spans with any span that overlaps an earlier one removed (windows can overlap)."""
-    out, last_end = [], -1
-    for span in spans:
-        if span[0] >= last_end:
-            out.append(span)
-            last_end = span[1]
-    return out

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from .settings import positive_int
-
 log = logging.getLogger(__name__)
 
 OPT_LEVELS = {
@@ -20,8 +18,11 @@ OPT_LEVELS = {
 
 
 def default_threads() -> int:
-    """``$NER_THREADS`` if set, else the number of cores (at most 4: the model is small)."""
-    return positive_int(os.environ, "NER_THREADS", max(1, min(4, os.cpu_count() or 1)))
+    """The number of cores, at most 4 (the model is small): the threads of a session built with ``threads=None``.
+
+    ``$NER_THREADS`` is read by the entry points (the app's Settings, the command line), which pass ``threads``.
+    """
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def create_session(path: str | Path, *, providers: list[str] | None = None, threads: int | None = None,

@@ -5,9 +5,15 @@ function and :func:`spans_to_tags` is the inverse of :func:`tags_to_spans`.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeVar
+
 import numpy as np
 
 SCHEMES = ("BIO", "BIOES")
+#: ``(start, end, label)``: half-open offsets (token positions here; characters in :mod:`ner.formats`) and a type.
+Span = tuple[int, int, str]
+S = TypeVar("S", bound=tuple)
 
 
 def split_tag(tag: str) -> tuple[str, str]:
@@ -52,6 +58,18 @@ def tags_to_spans(tags: list[str], scheme: str) -> list[tuple[int, int, str]]:
         # I- continuing the open entity: nothing to do
     close(len(tags))
     return spans
+
+
+def drop_overlaps(spans: Iterable[S]) -> list[S]:
+    """Sorted spans with every span that overlaps an earlier one removed (tags cannot hold nesting, windows
+    overlap); a span is any tuple that begins ``(start, end, ...)``."""
+    kept: list[S] = []
+    last_end = -1
+    for span in sorted(spans):
+        if span[0] >= last_end:
+            kept.append(span)
+            last_end = span[1]
+    return kept
 
 
 class TagCodes:

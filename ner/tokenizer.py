@@ -1,7 +1,9 @@
 """BERT-style WordPiece tokenizer (``tokenizers``, the core of ``transformers``' fast tokenizers)
-with an exact character-offset map into the caller's original string."""
+with an exact character-offset map into the caller's original string, and the character folding
+(:func:`fold_char`) that training's vocabulary and features share with it."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,23 @@ class Encoded:
     ids: np.ndarray      # (n_tokens,) int64
     starts: np.ndarray   # (n_tokens,) int64, character offsets into the original text
     ends: np.ndarray     # (n_tokens,) int64
+
+
+def fold_char(ch: str) -> str:
+    """Fold one character the way the tokenizer does: NFKC (full-width to half-width), lower case.
+
+    Returns the first character of the folded form (NFKC may expand, e.g. '㈱'),
+    so one input character always maps to exactly one feature character.
+    """
+    folded = unicodedata.normalize("NFKC", ch).lower()
+    return folded[0] if folded else ch
+
+
+def fold_text(text: str) -> str:
+    """Fold every character of ``text`` with :func:`fold_char`; the length is unchanged."""
+    if text.isascii():
+        return text.lower()
+    return "".join(fold_char(c) for c in text)
 
 
 def read_vocab(path: str | Path) -> dict[str, int]:

@@ -60,9 +60,9 @@ class EngineGate:
         # only pass the keyword on when there is one: a test's fake engine may not take it
         options = {"dictionary": dictionary} if dictionary is not None else {}
         out: list[list[ner.Entity]] = []
-        for chunk in chunks(texts, self.chunk_chars):
+        for turn in turns(texts, self.chunk_chars):
             with self._turn():
-                out.extend(self._rec.recognize_batch(chunk, **options))
+                out.extend(self._rec.recognize_batch(turn, **options))
         return out
 
     def close(self) -> None:
@@ -93,8 +93,9 @@ class EngineGate:
                 self._cond.notify_all()
 
 
-def chunks(texts: list[str], chunk_chars: int) -> Iterator[list[str]]:
-    """``texts`` in order, in runs of at most ``chunk_chars`` characters (a longer text is a run of its own)."""
+def turns(texts: list[str], chunk_chars: int) -> Iterator[list[str]]:
+    """``texts`` in order, in turns at the engine of at most ``chunk_chars`` characters (a longer text is a turn
+    of its own)."""
     run: list[str] = []
     size = 0
     for t in texts:

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 PROJECT_MODELS = ner.EMBEDDED_MODEL.parent
 #: A ModelScope id: ``owner/name``, ASCII word characters, dots and dashes only.
-MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", re.ASCII)
+MODEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", re.ASCII)
 
 
 def export_modelscope(model_id: str, out: Path, **kwargs) -> Path:
@@ -67,7 +67,7 @@ def resolve_model(value: str, cache_dir: str | Path) -> Path:
     if given.is_absolute() and not given.exists():
         raise ValueError(f"model directory {value!r} does not exist; set NER_MODEL to an exported model directory "
                          f"or a ModelScope id like 'owner/name', or unset it for the embedded model.")
-    if given.is_absolute() or not MODEL_ID.match(value):
+    if given.is_absolute() or not MODEL_ID_PATTERN.match(value):
         raise ValueError(f"{value!r} is neither a model directory inside {[str(r) for r in roots]} nor a "
                          f"ModelScope id like 'owner/name'. Add its parent to NER_MODEL_ROOTS to allow it.")
     target = Path(cache_dir).expanduser().resolve() / cache_name(value)

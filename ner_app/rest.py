@@ -46,7 +46,7 @@ class NerRequest(BaseModel):
 
 
 @dataclass(frozen=True)
-class Options:
+class RequestOptions:
     """The optional fields of one request, checked."""
 
     dictionary: ner.Dictionary | None = None
@@ -119,8 +119,7 @@ def create_api(recognizer: Engine, settings: Settings, notice: str | None = None
     no internet (:func:`swagger_ui_folder`); None: FastAPI's default page (Swagger UI from a CDN).
     ``docs_css``: a style sheet written into the ``/docs`` page (the page's look).
     """
-    types = list(getattr(recognizer, "entity_types", None) or view.entity_types(recognizer.labels))
-    names = view.display_names(types, getattr(recognizer, "display_names", None))
+    types, names = view.engine_types(recognizer)
     app = FastAPI(title="AI 智能实体侦测服务 API · Chinese NER API", version="1.0", redoc_url=None,
                   docs_url=None if docs_assets else "/docs", description=DESCRIPTION, openapi_tags=TAGS,
                   swagger_ui_parameters={"tryItOutEnabled": True, "defaultModelsExpandDepth": 0})
@@ -257,7 +256,7 @@ def busy(message: str) -> JSONResponse:
 
 
 def parse_request(body: bytes, settings: Settings, types: Sequence[str],
-                  names: Mapping[str, str] | None = None) -> tuple[list[str], bool, Options]:
+                  names: Mapping[str, str] | None = None) -> tuple[list[str], bool, RequestOptions]:
     """``(texts, single, options)`` from a request body, or :class:`ApiError` saying what is wrong."""
     try:
         payload = json.loads(body)
@@ -287,7 +286,7 @@ def parse_request(body: bytes, settings: Settings, types: Sequence[str],
 
 
 def parse_options(payload: dict, settings: Settings, types: Sequence[str],
-                  names: Mapping[str, str] | None = None) -> Options:
+                  names: Mapping[str, str] | None = None) -> RequestOptions:
     """The optional fields ``dictionary``, ``min_score``, ``types`` and ``offsets``, or :class:`ApiError`."""
     try:
         dictionary = userdict.from_lines(payload.get("dictionary"), settings, types, names)
@@ -310,7 +309,7 @@ def parse_options(payload: dict, settings: Settings, types: Sequence[str],
     if offsets not in view.OFFSET_MODES:
         raise ApiError(400, f'"offsets" must be one of {", ".join(view.OFFSET_MODES)}, not '
                             f"{json.dumps(offsets)[:40]}")
-    return Options(dictionary, float(min_score), None if wanted is None else frozenset(wanted), offsets)
+    return RequestOptions(dictionary, float(min_score), None if wanted is None else frozenset(wanted), offsets)
 
 
 def _check_text(value, where: str, settings: Settings) -> str:

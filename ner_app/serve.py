@@ -10,7 +10,7 @@ Every replica builds the same REST app as ``python app.py``, by the same functio
 variables; Serve's proxy spreads requests over the replicas and restarts one whose health
 check fails.  The proxy is where the sockets are, so it gets ``python app.py``'s front
 (:func:`proxy_middlewares`: the :class:`ner_app.guard.Guard` with its body limits and
-timeouts, and the header deadline of :mod:`ner_app.server`) when Ray starts with
+timeouts, and the header deadline of :mod:`ner_app.http_server`) when Ray starts with
 
     export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=ner_app.serve:proxy_middlewares
     export RAY_SERVE_DEFAULT_HTTP_HOST=127.0.0.1      # the proxy listens on loopback (the default here)
@@ -35,7 +35,7 @@ from ner_app.config import Settings
 from ner_app.guard import Guard
 from ner_app.model_source import load_engine
 from ner_app.rest import create_api, swagger_ui_folder
-from ner_app.server import HeaderTimeoutProtocol
+from ner_app.http_server import HeaderTimeoutProtocol
 
 log = logging.getLogger(__name__)
 

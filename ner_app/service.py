@@ -69,10 +69,8 @@ class NerService:
         self.notice = notice
         self.settings = settings
         self.files = files
-        # the model's own types and names (config.json); a bare engine (a test's fake) has only its labels
-        self.types = list(getattr(recognizer, "entity_types", None) or view.entity_types(recognizer.labels))
+        self.types, self.names = view.engine_types(recognizer)
         self.colors = view.color_map(self.types)
-        self.names = view.display_names(self.types, getattr(recognizer, "display_names", None))
         #: what the page's legend and type filter call each type ("人名 PER")
         self.legend = view.legend_labels(self.names)
         if files is not None:
@@ -383,11 +381,6 @@ class NerService:
     extract_batch = extract_entities
 
     # ------------------------------------------------------------ downloads
-
-    def write_exports(self, text: str, entities: list[ner.Entity]) -> tuple[str | None, str | None]:
-        """The JSON and CSV downloads of :meth:`write_downloads`."""
-        json_path, csv_path, *_ = self.write_downloads(text, entities)
-        return json_path, csv_path
 
     def write_downloads(self, text: str, entities: list[ner.Entity]) -> list[str | None]:
         """Write the downloads of :data:`DOWNLOADS` (JSON, CSV, doccano, Label Studio, CoNLL BIO) into a fresh

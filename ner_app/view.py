@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from ner import Entity
 from ner.csvout import entities_csv
+from ner.dictionary import TYPE_NAMES
 from ner.textio import decode_bytes
 
 from .i18n import TYPE_NAMES_EN, both, both_text
@@ -21,7 +22,6 @@ COLORS = {"PER": "#FF5E5E", "LOC": "#00FFFF", "ORG": "#FFFF00"}
 FALLBACK_COLORS = ("#FF00FF", "#39FF14", "#FF9F1C", "#B388FF", "#FF80AB", "#64FFDA", "#82B1FF", "#EEFF41",
                    "#FFAB91", "#EA80FC", "#A7FFEB", "#FFD180")
 #: Plain-language names of the seed types; a model's config.json ``display_names`` names the others.
-TYPE_NAMES = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
 TABLE_HEADERS = ["实体", "类型", "起始", "结束", "置信度"]  # text, type, start, end, score
 #: The download formats beside JSON and CSV: (key, file name, what it is)
 ANNOTATION_FORMATS = (("doccano", "doccano.jsonl", "doccano JSONL"),
@@ -62,6 +62,13 @@ def display_names(types: Sequence[str], card_names: Mapping[str, str] | None = N
     """A Chinese name for each type: 人名/地名/机构名 for the seed three, else the model card's, else the type."""
     card_names = card_names or {}
     return {t: TYPE_NAMES.get(t) or card_names.get(t) or t for t in types}
+
+
+def engine_types(engine) -> tuple[list[str], dict[str, str]]:
+    """The types an engine finds, in order, and the name shown for each: the model's own (config.json); a bare
+    engine (a test's fake) has only its tag labels. The one place the page and the REST API read them."""
+    types = list(getattr(engine, "entity_types", None) or entity_types(engine.labels))
+    return types, display_names(types, getattr(engine, "display_names", None))
 
 
 def legend_labels(names: Mapping[str, str]) -> dict[str, str]:

@@ -95,7 +95,7 @@ RAY_ENV = {"RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": "ner_app.serve:proxy_mid
 def ray_local():
     """One local Ray instance for the session (2 CPUs, loopback only, no dashboard, no usage report)."""
     pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
-    from ner.distributed import init_ray
+    from ner.batch.ray import init_ray
 
     saved = {k: os.environ.get(k) for k in RAY_ENV}
     os.environ.update(RAY_ENV)  # Ray's processes (the proxy, the replicas) inherit them at start

@@ -48,7 +48,7 @@ def write_product_file(path: Path, n: int = 240) -> Path:
 
 def finetuned_product_model(tmp: Path, epochs: int = 3) -> Path:
     """Fine-tune the embedded model on :func:`write_product_file` and return the model directory."""
-    from ner.training import finetune
+    from ner import finetune
 
     train = write_product_file(tmp / "products.jsonl")
     out = tmp / "product-model"

@@ -1,4 +1,4 @@
-"""The tests start servers with :mod:`ner.bench.server` (one implementation for tests and benchmarks).
+"""The tests start servers with :mod:`ner.bench.launch` (one implementation for tests and benchmarks).
 
 A test that runs ``python app.py`` itself (to see it refuse to start) does so through :func:`run_app`, on a
 free loopback port: a test never collides with an app already running on the default port 7860."""
@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from ner.bench.server import ROOT, free_port, running_server  # noqa: F401
+from ner.bench.launch import ROOT, free_port, running_server  # noqa: F401
 
 
 def run_app(env: dict[str, str], timeout: float = 120, inherit: bool = False) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@ import pytest
 
 import ner
 from ner import batch, samples
-from ner.batch import BatchError, Options
+from ner.batch import BatchError, BatchOptions
 from ner.batch import cli as batch_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,7 +43,7 @@ def read_jsonl(path):
 def test_jsonl_through_two_workers_equals_in_process_in_input_order(tmp_path):
     texts = corpus(120)
     src = write_jsonl(tmp_path / "in.jsonl", texts)
-    stats = batch.run([src], tmp_path / "out.jsonl", workers=2, opts=Options(id_column="id"), chunk_chars=2_000,
+    stats = batch.run([src], tmp_path / "out.jsonl", workers=2, opts=BatchOptions(id_column="id"), chunk_chars=2_000,
                       progress=False)
     out = read_jsonl(tmp_path / "out.jsonl")
     assert [r["id"] for r in out] == [f"doc-{i}" for i in range(len(texts))]
@@ -68,14 +68,14 @@ def test_keep_fields_pass_other_fields_through(tmp_path):
     src = tmp_path / "in.jsonl"
     records = [{"id": 1, "text": "李明在上海工作。", "lang": "zh", "meta": {"page": 3}}, {"id": 2, "text": "北京"}]
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    batch.run([src], tmp_path / "out.jsonl", workers=0, progress=False, opts=Options(keep_fields=("lang", "meta")))
+    batch.run([src], tmp_path / "out.jsonl", workers=0, progress=False, opts=BatchOptions(keep_fields=("lang", "meta")))
     out = read_jsonl(tmp_path / "out.jsonl")
     assert [list(r) for r in out] == [["id", "lang", "meta", "entities"]] * 2
     assert [(r["id"], r["lang"], r["meta"]) for r in out] == [(1, "zh", {"page": 3}), (2, None, None)]
     with pytest.raises(batch.BatchError, match="needs a .jsonl output"):
-        batch.run([src], tmp_path / "out.csv", workers=0, progress=False, opts=Options(keep_fields=("lang",)))
+        batch.run([src], tmp_path / "out.csv", workers=0, progress=False, opts=BatchOptions(keep_fields=("lang",)))
     with pytest.raises(batch.BatchError, match="already has that field"):
-        batch.run([src], tmp_path / "o2.jsonl", workers=0, progress=False, opts=Options(keep_fields=("entities",)))
+        batch.run([src], tmp_path / "o2.jsonl", workers=0, progress=False, opts=BatchOptions(keep_fields=("entities",)))
 
 
 def test_cli_keeps_integer_ids_and_fields(tmp_path):
@@ -97,7 +97,7 @@ def test_malformed_records_are_reported_by_line_and_skipped(tmp_path, caplog):
     src = tmp_path / "in.jsonl"
     src.write_bytes("\n".join(lines).replace("ÿþ", "\udcff\udcfe").encode("utf-8", "surrogateescape") + b"\n")
     with caplog.at_level(logging.WARNING, logger="ner.batch"):
-        stats = batch.run([src], tmp_path / "out.jsonl", workers=0, opts=Options(max_chars=50), progress=False)
+        stats = batch.run([src], tmp_path / "out.jsonl", workers=0, opts=BatchOptions(max_chars=50), progress=False)
     out = read_jsonl(tmp_path / "out.jsonl")
     assert [r["entities"] for r in out] == expected(good)
     assert [r["id"] for r in out] == ["in.jsonl:1".replace("in.jsonl", str(src)), f"{src}:7", f"{src}:9"]
@@ -130,7 +130,7 @@ def test_csv_in_with_columns_bom_and_multiline_fields_to_csv_out(tmp_path):
         for i, t in enumerate(texts):
             w.writerow([f"p{i}", t, i])
         fh.write('p9,"short row"\n')
-    stats = batch.run([src], tmp_path / "out.csv", workers=0, opts=Options(text_column="body", id_column="post_id"),
+    stats = batch.run([src], tmp_path / "out.csv", workers=0, opts=BatchOptions(text_column="body", id_column="post_id"),
                       progress=False)
     with open(tmp_path / "out.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -159,7 +159,7 @@ def test_parquet_in_and_out(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     texts = corpus(40)
     pq.write_table(pa.table({"key": list(range(40)), "text": texts}), tmp_path / "in.parquet", row_group_size=7)
-    batch.run([tmp_path / "in.parquet"], tmp_path / "out.parquet", workers=0, opts=Options(id_column="key"),
+    batch.run([tmp_path / "in.parquet"], tmp_path / "out.parquet", workers=0, opts=BatchOptions(id_column="key"),
               chunk_chars=1_000, progress=False)
     table = pq.read_table(tmp_path / "out.parquet").to_pydict()
     assert table["id"] == [str(i) for i in range(40)]  # Parquet's id column is text
@@ -176,7 +176,7 @@ def test_refuses_unknown_inputs_and_foreign_progress(tmp_path):
         batch.run([src], tmp_path / "out.txt", workers=0)
     batch.run([src], tmp_path / "out.jsonl", workers=0, progress=False)
     with pytest.raises(BatchError, match="other inputs or options"):
-        batch.run([src], tmp_path / "out.jsonl", workers=0, opts=Options(max_chars=10), progress=False)
+        batch.run([src], tmp_path / "out.jsonl", workers=0, opts=BatchOptions(max_chars=10), progress=False)
     (tmp_path / "out.jsonl.progress.json").unlink()
     with pytest.raises(BatchError, match="--overwrite"):
         batch.run([src], tmp_path / "out.jsonl", workers=0, progress=False)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from ner import batch, csvout
-from ner.batch import Options
+from ner.batch import BatchOptions
 from ner.batch import cli as batch_cli
 from ner_app import view
 
@@ -60,7 +60,7 @@ def test_the_cli_and_the_page_write_the_same_csv(toy_dir):
 def test_batch_writes_csv_through_the_one_writer(tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": "@x", "text": "张三在北京。"}\n', encoding="utf-8")
-    batch.run([src], tmp_path / "out.csv", workers=0, opts=Options(id_column="id"), progress=False)
+    batch.run([src], tmp_path / "out.csv", workers=0, opts=BatchOptions(id_column="id"), progress=False)
     raw = (tmp_path / "out.csv").read_bytes()
     assert raw.startswith(b"id,type,start,end,text,score,source\r\n")
     assert b"\n'@x," in raw

@@ -8,7 +8,7 @@ import sys
 
 import ner
 from ner import batch
-from ner.batch import Options
+from ner.batch import BatchOptions
 from ner.textio import decode_bytes, from_utf8, well_formed
 
 from conftest import ROOT
@@ -58,7 +58,7 @@ def test_cli_stdin_with_an_undecodable_byte():
 def test_batch_records_with_stray_bytes_and_lone_surrogates(tmp_path, caplog):
     src = tmp_path / "in.jsonl"
     src.write_bytes(b'{"id": "a", "text": "' + RAW + b'"}\n{"id": "b", "text": "\\ud800' + "张三在北京".encode() + b'"}\n')
-    batch.run([src], tmp_path / "out.jsonl", workers=0, opts=Options(id_column="id"), progress=False)
+    batch.run([src], tmp_path / "out.jsonl", workers=0, opts=BatchOptions(id_column="id"), progress=False)
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     rec = ner.load()
     assert rows[0]["entities"] == [e.to_dict() for e in rec.recognize(SENT)]
@@ -72,7 +72,7 @@ def test_batch_csv_and_txt_records_with_a_stray_byte(tmp_path):
     src.write_bytes(b"id,text\nx\xff," + RAW + b"\n")
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_bytes(RAW)
-    batch.run([src], tmp_path / "out.csv", workers=0, opts=Options(id_column="id"), progress=False)
+    batch.run([src], tmp_path / "out.csv", workers=0, opts=BatchOptions(id_column="id"), progress=False)
     batch.run([tmp_path / "docs"], tmp_path / "txt.jsonl", workers=0, progress=False)
     with open(tmp_path / "out.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))

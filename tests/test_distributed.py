@@ -1,4 +1,4 @@
-"""Ray Data (``ner.distributed.annotate``, ``ner-batch --engine ray``) and Ray Serve replicas of the REST API,
+"""Ray Data (``ner.batch.annotate``, ``ner-batch --engine ray``) and Ray Serve replicas of the REST API,
 on one local Ray instance bound to loopback, compared with in-process results."""
 import json
 import os
@@ -23,7 +23,7 @@ def in_process(items):
 
 
 def test_annotate_adds_entities_equal_to_recognize_batch(ray_local):
-    from ner.distributed import annotate
+    from ner.batch import annotate
 
     items = texts(300)
     ds = ray_local.data.from_items([{"key": i, "text": t} for i, t in enumerate(items)])
@@ -58,7 +58,7 @@ def serve_url(ray_local):
     """Ray Serve on a free loopback port with ``replicas`` replicas of the REST API; shut down afterwards."""
     from ray import serve
 
-    from ner.bench.server import free_port
+    from ner.bench.launch import free_port
     from ner_app.serve import build
 
     def start(replicas: int) -> str:
@@ -161,7 +161,7 @@ def test_engine_ray_skips_malformed_records_by_line_like_the_local_engine(ray_lo
 
 def test_a_ray_worker_that_dies_is_reported_as_a_dead_worker(ray_local):
     from ner.batch import WorkerDied
-    from ner.distributed import RayPool
+    from ner.batch.ray import RayPool
 
     pool = RayPool(ray_local, 1, None, {"threads": 1, "precision": "int8"})
     try:

@@ -69,7 +69,7 @@ def test_dockerfile_is_the_conventional_one_click_image(dockerfile):
 
 @pytest.mark.slow
 def test_the_dockerfile_commands_install_and_serve_in_a_fresh_venv(dockerfile, tmp_path):
-    from ner.bench.server import stop, free_port
+    from ner.bench.launch import stop, free_port
 
     httpx = pytest.importorskip("httpx")
     probe = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--dest", str(tmp_path / "probe"),

@@ -1,4 +1,6 @@
-"""The package shows its plan: the runtime core stands apart from the wings, and no imports go round in circles."""
+"""The package shows its plan: the runtime core stands apart from the wings, export builds on training (never
+the reverse), no imports go round in circles, no module grows past one screenful of jobs, and only entry points
+read the environment."""
 import ast
 import subprocess
 import sys
@@ -7,6 +9,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("ner", "ner_app")
 WINGS = ("ner.training", "ner.export", "ner.bench")
+MAX_LINES = 500
+
+#: Entry points: where the process starts, so where environment variables are read, once (with every
+#: function of ENTRY_FUNCTIONS below).
+ENTRY_POINTS = (
+    "__main__",          # every python -m command
+    "ner_app.config",    # Settings.from_env: the server's one reader of NER_* variables
+    "ner_app.serve",     # Ray Serve's import path (serve run ner_app.serve:app)
+    "ner.bench",         # benchmark commands (each a python -m command), which start servers and workers
+)
+
+#: Library modules that still read (or set) the environment, each with its reason. Shrink this list.
+READS_ENVIRONMENT = {
+    "ner.crf": "NER_CRF_KERNEL=numpy forces the numpy reference decoder (a switch the README documents for "
+               "checking the compiled one); the choice is made once, when the module loads",
+    "ner.export.modelscope": "MODELSCOPE_DOMAIN is the modelscope package's own variable: the reachability check "
+                             "must ask the host the download will use",
+    "ner.batch.ray": "sets Ray's variables (loopback only, no usage report) for the Ray processes init_ray starts "
+                     "(ner-batch --engine ray, the benchmarks, the tests all start Ray through it)",
+    "ner_app.model_source": "NER_MODEL_ROOTS and NER_CACHE outside Settings; to become Settings fields",
+}
 
 
 def module_name(path: Path) -> str:
@@ -67,7 +90,7 @@ def test_the_import_graph_has_no_circles():
 def test_the_core_never_imports_a_wing_or_the_app():
     g = graph()
     core = [m for m in g if m.split(".")[0] == "ner" and not m.startswith(WINGS)
-            and m not in ("ner.evaluate", "ner.train", "ner.finetune")]  # command shims of the wings
+            and m not in ("ner.evaluate", "ner.train", "ner.finetune")]  # the wings' commands
     for m in core:
         assert not {i for i in g[m] if i.startswith(WINGS + ("ner_app",))}, (m, g[m])
 
@@ -84,3 +107,68 @@ def test_import_ner_needs_only_numpy_onnxruntime_and_tokenizers():
             "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_export_builds_on_training_and_training_never_on_export():
+    g = graph()
+    for m in (m for m in g if m.startswith("ner.training")):
+        assert not {i for i in g[m] if i.startswith(("ner.export", "ner.bench", "ner_app"))}, (m, g[m])
+    for m in (m for m in g if m.startswith("ner.export")):
+        assert not {i for i in g[m] if i.startswith(("ner.bench", "ner_app"))}, (m, g[m])
+    assert any(i.startswith("ner.training") for m in g if m.startswith("ner.export") for i in g[m])
+
+
+def _modules():
+    return [p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py")) if "models" not in p.parts]
+
+
+def test_no_module_is_over_500_lines():
+    lengths = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines()) for p in _modules()}
+    too_long = {path: n for path, n in lengths.items() if n > MAX_LINES}
+    assert not too_long, f"split these by job: {too_long}"
+
+
+#: Functions that are entry points wherever they are: a command's ``main`` and the parser it builds.
+ENTRY_FUNCTIONS = {"main", "parse_args", "build_parser", "cli"}
+
+
+def reads_environment(path: Path) -> bool:
+    """Whether ``path`` touches ``os.environ``, ``os.getenv``/``putenv`` or imports them from ``os``, outside the
+    functions that are entry points (:data:`ENTRY_FUNCTIONS`)."""
+    names = {"environ", "getenv", "putenv", "unsetenv"}
+
+    def visit(node: ast.AST) -> bool:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in ENTRY_FUNCTIONS:
+            return False
+        if (isinstance(node, ast.Attribute) and node.attr in names
+                and isinstance(node.value, ast.Name) and node.value.id == "os"):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module == "os" and names & {a.name for a in node.names}:
+            return True
+        return any(visit(child) for child in ast.iter_child_nodes(node))
+
+    return visit(ast.parse(path.read_text(encoding="utf-8")))
+
+
+def test_only_entry_points_read_the_environment():
+    def entry_point(name: str) -> bool:
+        return name.rpartition(".")[2] == "__main__" or name.startswith(ENTRY_POINTS[1:])
+
+    readers = {module_name(p) for p in _modules() if reads_environment(p)}
+    offenders = {m for m in readers if not entry_point(m) and m not in READS_ENVIRONMENT}
+    assert not offenders, f"read the variable in the entry point (main, Settings) and pass it in: {sorted(offenders)}"
+    fixed = sorted(set(READS_ENVIRONMENT) - readers)
+    assert not fixed, f"{fixed} no longer read the environment: take them off READS_ENVIRONMENT"
+
+
+def test_every_console_script_names_a_function_that_exists():
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    for script, target in scripts.items():
+        module, _, func = target.partition(":")
+        path = ROOT / Path(*module.split("."))
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        assert path.is_file(), (script, target)
+        defined = {n.name for n in ast.parse(path.read_text(encoding="utf-8")).body if isinstance(n, ast.FunctionDef)}
+        assert func in defined, (script, target)

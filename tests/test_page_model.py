@@ -10,7 +10,7 @@ import pytest
 from server_util import running_server
 
 pytest.importorskip("torch", reason="fine-tuning needs the train extra (torch)")
-pytest.importorskip("ner.training.finetune", reason="the fine-tuning command (ner/training/finetune.py)")
+pytest.importorskip("ner.finetune", reason="the fine-tuning command (ner/finetune.py)")
 finetune_util = pytest.importorskip("finetune_util", reason="the fine-tune helper (tests/finetune_util.py)")
 PRODUCT_TEXT = finetune_util.HELD_OUT  # a sentence in a template the training file never uses
 

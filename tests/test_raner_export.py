@@ -225,7 +225,7 @@ def test_safetensors_is_preferred_over_pickle(tmp_path):
     make_checkpoint(tmp_path, seed=3)
     st_state = make_checkpoint(tmp_path, seed=4, fmt="safetensors")  # overwrites the json files, adds safetensors
     assert (tmp_path / "pytorch_model.bin").is_file()
-    state, path = raner.load_checkpoint(tmp_path)
+    state, path = raner.read_state_dict(tmp_path)
     assert path.name == "model.safetensors"
     assert torch.equal(state["head.crf.transitions"], st_state["head.crf.transitions"])
 

@@ -121,7 +121,7 @@ def test_app_answers_hostile_requests_with_readable_errors(app_answers):
 def test_ray_serve_answers_them_exactly_like_the_app(app_answers, toy_dir, ray_local, monkeypatch):
     from ray import serve
 
-    from ner.bench.server import free_port
+    from ner.bench.launch import free_port
     from ner_app.serve import NerReplica
 
     port = free_port()

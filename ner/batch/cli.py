@@ -5,12 +5,16 @@ import argparse
 import functools
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
 from ..errors import NerError
-from . import BATCH_SIZE, CHUNK_CHARS, MAX_CHARS, WRITERS, BatchError, Options, Stats, StrictStop, progress_path, run
+from .local import BATCH_SIZE, run
+from .progress import Stats, progress_path
+from .sources import CHUNK_CHARS, MAX_CHARS, BatchError, BatchOptions, StrictStop
+from .writers import WRITERS
 
 
 def build_parser(prog: str = "python -m ner.batch") -> argparse.ArgumentParser:
@@ -37,7 +41,8 @@ def build_parser(prog: str = "python -m ner.batch") -> argparse.ArgumentParser:
                     "files are detected one by one)")
     ap.add_argument("--strict", action="store_true", help="stop at the first malformed record instead of skipping it")
     ap.add_argument("--overwrite", action="store_true", help="replace an existing output instead of resuming it")
-    ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
+    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None,
+                    help="model directory (default: $NER_MODEL or the embedded model)")
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     ap.add_argument("--engine", default="local", choices=["local", "ray"],
                     help="local worker processes (default) or Ray actors (pip install '.[ray]'); the same reading, "
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m ner.batch") -> in
     args = build_parser(prog).parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # kill / docker stop: stop as Ctrl-C does, resumable
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    opts = Options(text_column=args.text_column, id_column=args.id_column, max_chars=args.max_chars,
+    opts = BatchOptions(text_column=args.text_column, id_column=args.id_column, max_chars=args.max_chars,
                    encoding=args.encoding, keep_fields=tuple(args.keep_fields))
     try:
         if args.address and args.engine != "ray":
@@ -76,7 +81,7 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _run_logged(args, opts: Options) -> Stats:
+def _run_logged(args, opts: BatchOptions) -> Stats:
     """The run of either engine: both read the inputs here, skip (or, ``--strict``, stop at) malformed records
     the same way and resume the same way; only where the chunks are annotated differs."""
     kwargs = dict(workers=args.workers, threads=args.threads, model=args.model, precision=args.precision, opts=opts,
@@ -84,7 +89,7 @@ def _run_logged(args, opts: Options) -> Stats:
                   overwrite=args.overwrite, progress=not args.quiet)
     runner = run
     if args.engine == "ray":
-        from ..distributed import run_files
+        from .ray import run_files
 
         runner = functools.partial(run_files, address=args.address)
     try:

@@ -18,7 +18,7 @@ import httpx
 
 from ner.samples import text_of_length
 
-from .server import running_server
+from .launch import running_server
 
 WARMUP = 5
 

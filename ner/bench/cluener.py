@@ -11,12 +11,13 @@ new model against the embedded one.  Rerunning resumes (or reuses) the run in ``
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import statistics
 import time
 from pathlib import Path
 
-from ..training.corpora import CORPORA, DEFAULT_DATA, DEV_SEED, hold_out
+from ..training.corpora import CORPORA, DEV_SEED, default_data, hold_out
 
 
 def latency_ms(rec, texts: list[str], repeats: int) -> float:
@@ -36,10 +37,10 @@ def main(argv=None) -> None:
     import ner
     from ner.samples import text_of_length
     from ner import formats
-    from ner.training import finetune
+    from ner import finetune
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
     ap.add_argument("--work", type=Path, default=Path("work/cluener"))
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--patience", type=int, default=3)

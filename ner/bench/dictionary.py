@@ -15,6 +15,7 @@ is scored with the model alone, with the entries as lexicon features only, force
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import tempfile
@@ -143,14 +144,14 @@ def lexicon_experiment(model: str | None, data: Path) -> None:
 
 
 def main(argv=None) -> None:
-    from ner.training.corpora import DEFAULT_DATA
+    from ner.training.corpora import default_data
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model")
+    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None)
     ap.add_argument("--entries", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--lexicon-experiment", action="store_true")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
     args = ap.parse_args(argv)
     if args.lexicon_experiment:
         lexicon_experiment(args.model, args.data)

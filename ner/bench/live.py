@@ -17,7 +17,7 @@ import time
 import uuid
 
 from ner import samples
-from ner.bench.server import running_server
+from ner.bench.launch import running_server
 
 CHARS = "张李王赵北上广深华为阿里腾讯京沪杭苏"
 

@@ -26,7 +26,7 @@ import httpx
 from ner.samples import MIXED, NEWS, POST, REPORT, SEED
 
 from .api import rss_mib
-from .server import running_server
+from .launch import running_server
 
 NAMES = ["王建国", "李晓明", "陈静", "赵立新", "刘洋", "孙丽", "周杰", "吴敏", "郑强", "黄磊"]
 PLACES = ["南京", "重庆", "西安", "拉萨", "厦门", "哈尔滨", "昆明", "青岛", "苏州", "兰州"]

@@ -20,7 +20,7 @@ import httpx
 import ner
 from ner.samples import text_of_length
 
-from .server import free_port
+from .launch import free_port
 
 
 def measure(url: str, texts: list[str], want: list[list[dict]], clients: int) -> dict:
@@ -46,14 +46,15 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     from ray import serve
 
-    from ner.distributed import init_ray
+    from ner.batch.ray import init_ray
     from ner_app.serve import PROXY_CALLBACK, build
 
     os.environ.setdefault("RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH", PROXY_CALLBACK)  # the proxy gets the guard
 
     base = text_of_length(args.chars * 4)
     texts = [base[i % args.chars:][: args.chars] for i in range(args.requests)]
-    want = [[e.to_dict() for e in ents] for ents in ner.load().recognize_batch(texts)]
+    # what the replicas serve: NER_MODEL's model, read by their Settings
+    want = [[e.to_dict() for e in ents] for ents in ner.load(os.environ.get("NER_MODEL") or None).recognize_batch(texts)]
     ray = init_ray(num_cpus=os.cpu_count(), log_to_driver=False, configure_logging=False)  # loopback only
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})

@@ -41,7 +41,7 @@ from ner.samples import MIXED, NEWS, POST, REPORT, SEED
 
 from .api import rss_mib
 from .load import NAMES, PLACES, canon, is_loopback, pct
-from .server import ROOT, running_server
+from .launch import ROOT, running_server
 
 KINDS = ("page", "client", "rest", "mcp")
 LONGEST = 50_000

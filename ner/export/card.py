@@ -11,10 +11,11 @@ score``), ``probes.json`` (``python -m ner.bench.probes --json``) and ``experime
 from __future__ import annotations
 
 import argparse
+import os
 import json
 from pathlib import Path
 
-from ..training.corpora import DEFAULT_DATA
+from ..training.corpora import default_data
 
 LEXICON_NOTICES = """\
 | lexicon | source | licence |
@@ -86,7 +87,7 @@ def recipe(name: str, args: dict) -> list[str]:
                     f"python -m ner.export.card {run}/onnx --data ../shared/data --ship models/{name}"]
 
 
-def lexicon_types(model_dir: Path, cfg: dict) -> list[str]:
+def model_lexicon_types(model_dir: Path, cfg: dict) -> list[str]:
     """The feature types of the model's lexicon (PER/LOC/ORG/WORD, and CORP where it was trained with one)."""
     if not cfg.get("lexicon_file"):
         return []
@@ -177,7 +178,7 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
               "## Architecture", "",
               f"- {cfg.get('architecture')}: character embedding (128, word2vec-initialised, fine-tuned), "
               "character-bigram embedding (50, word2vec over raw text, frozen), lexicon match features "
-              f"(Begin/Middle/End/Single × {'/'.join(lexicon_types(model_dir, cfg))}), one forward and one backward LSTM "
+              f"(Begin/Middle/End/Single × {'/'.join(model_lexicon_types(model_dir, cfg))}), one forward and one backward LSTM "
               f"({cfg.get('hidden', args.get('hidden', 256))} units each; the backward one reads each sentence reversed "
               "within its length, so padding never changes a score), a linear emission layer, and a CRF "
               "(transitions in `crf.npz`, decoded in numpy outside the graph).",
@@ -260,7 +261,7 @@ def main(argv=None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", type=Path)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
     ap.add_argument("--skip-eval", action="store_true", help="re-render from the existing scores.json")
     ap.add_argument("--ship", type=Path, help="then copy the model, without its FP32 graph, to this directory")
     args = ap.parse_args(argv)

@@ -48,12 +48,17 @@ def _rebuild_lexicon(info: dict, assets: Path, out: Path, data_dir: Path) -> Non
 
 def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | None = None,
                data_dir: Path | None = None, quantize_lstm: bool = False,
-               display_names: dict[str, str] | None = None) -> Path:
+               display_names: dict[str, str] | None = None, keep_fp32: bool = True,
+               extra_meta: dict | None = None) -> Path:
     """The embedded model: ``run`` is a ``python -m ner.train`` (or ``ner.finetune``) output directory.
 
     The labels come from the run's ``train_info.json``; ``display_names`` (type -> a name to show,
-    such as ``{"PER": "人名"}``) go into config.json for the app.
+    such as ``{"PER": "人名"}``) go into config.json for the app.  ``keep_fp32=False`` ships the INT8
+    graph alone (``fp32_file`` null; the run's ``best.pt`` rebuilds the FP32 one); ``extra_meta`` adds
+    facts about how the model was made to config.json's ``training``.  config.json is written once, last.
     """
+    if not keep_fp32 and not quantize_int8:
+        raise ValueError("keep_fp32=False needs quantize_int8=True: the FP32 graph is then the only one")
     torch = require("torch", "Exporting the embedded model", extra="export")
     from ..training.net import AnchoredTagger, TaggerNet
 
@@ -91,7 +96,8 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
     cfg = {
         "name": name or run.name, "format": "ner-onnx/1", "architecture": "char+bigram+lexicon BiLSTM-CRF",
         "labels": labels, "scheme": "BIOES", "max_length": info.get("max_length", 128),
-        "model_file": "model.int8.onnx" if quantize_int8 else "model.onnx", "fp32_file": "model.onnx",
+        "model_file": "model.int8.onnx" if quantize_int8 else "model.onnx",
+        "fp32_file": "model.onnx" if keep_fp32 else None,
         "vocab_file": "vocab.txt", "vocab_size": int(vocab_size),
         "tokenizer": {"nfkc": True, "lowercase": True, "split": "char"}, "special_tokens": False,
         "bigrams_file": "bigrams.npy" if n_bigrams else None,
@@ -101,11 +107,13 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
         if lexicon_dim and {"B-LOC", "B-ORG"} <= set(labels) else {},
         "parameters": int(sum(v.numel() for v in state.values())),
         "training": {k: info[k] for k in ("args", "train_sentences", "dev_sentences", "train_chars", "best_dev_f1",
-                                          "hardware", "train_seconds", "history") if k in info},
+                                          "hardware", "train_seconds", "history") if k in info} | (extra_meta or {}),
     }
     if display_names:
         cfg["display_names"] = {t: display_names[t] for t in dict.fromkeys(lab.partition("-")[2] for lab in labels)
                                 if t in display_names}
+    if not keep_fp32:
+        (out / "model.onnx").unlink()
     write_config(out, cfg)
     return out
 

@@ -55,7 +55,7 @@ class Layout:
     hidden: int
 
 
-def load_checkpoint(model_dir: Path) -> tuple[dict, Path]:
+def read_state_dict(model_dir: Path) -> tuple[dict, Path]:
     """The state dict of ``model_dir`` and the file it came from.
 
     ``*.safetensors`` is preferred; otherwise ``pytorch_model.bin`` / ``*.pt`` is
@@ -251,7 +251,7 @@ def build_torch_model(model_dir: str | Path):
     torch = require("torch", "Exporting a ModelScope model", extra="export")
     transformers = require("transformers", "Exporting a ModelScope model", extra="export")
     model_dir = Path(model_dir)
-    state, ckpt = load_checkpoint(model_dir)
+    state, ckpt = read_state_dict(model_dir)
     # TF-style LayerNorm names, as ModelScope's loader also accepts them
     state = {k.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias"): v
              for k, v in state.items()}

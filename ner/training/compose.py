@@ -20,6 +20,7 @@ import random
 from pathlib import Path
 
 from .corpora import Example
+from .lexicon import mined_names
 
 #: Generic heads written after an organisation (and a place): never part of an entity.
 PLACE_HEADS = ("总部", "门店", "工厂", "酒店", "办公室", "研发中心", "旗舰店", "园区", "总部大楼", "体验店", "仓库", "分部")
@@ -58,17 +59,13 @@ def _pools(examples: list[Example], mined: dict[str, list[str]]) -> dict[str, li
     return out
 
 
-def read_mined(path: Path | None) -> dict[str, list[str]]:
-    """A mined-names file (see :mod:`ner.training.silver`) as names by type."""
+def mined_by_type(path: Path | None) -> dict[str, list[str]]:
+    """A mined-names file (see :mod:`ner.training.silver`) as names by type; none when there is no file."""
     out: dict[str, list[str]] = {}
     if path is None or not Path(path).is_file():
         return out
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.startswith("#") or not line.strip():
-                continue
-            name, label = line.rstrip("\n").split("\t")[:2]
-            out.setdefault(label, []).append(name)
+    for name, label in mined_names(path):
+        out.setdefault(label, []).append(name)
     return out
 
 
@@ -92,7 +89,7 @@ def _short_places(pools: dict[str, list[str]]) -> list[str]:
 def compose(examples: list[Example], n: int, seed: int, mined_path: Path | None = None) -> list[Example]:
     """``n`` new sentences, an even mix of the four patterns of the module doc."""
     rng = random.Random(seed)
-    pools = _pools(examples, read_mined(mined_path))
+    pools = _pools(examples, mined_by_type(mined_path))
     places = _short_places(pools)
     orgs = [o for o in pools["ORG"] if 2 <= len(o) <= 6] or ["腾讯"]
     people = pools["PER"] or ["张三"]

@@ -1,26 +1,29 @@
 """Reading the annotated corpora into ``(text, spans)`` examples with character offsets.
 
-Corpora live outside the project: ``--data DIR`` of each command, else ``$NER_DATA``, else the first
-``shared/data`` found beside the working directory or the repository (:data:`DATA_CANDIDATES`); a missing
-corpus file says where it was looked for.  Types are mapped to PER/LOC/ORG as that folder's README says.
+Corpora live outside the project: ``--data DIR`` of each command, else ``$NER_DATA`` (read by the command,
+:func:`default_data`), else the first ``shared/data`` found beside the working directory or the repository
+(:data:`DATA_CANDIDATES`); a missing corpus file says where it was looked for.  Types are mapped to PER/LOC/ORG as that folder's README says.
 """
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
 from ..formats import Example
 
-__all__ = ["Example", "CORPORA", "DEFAULT_DATA", "train_dev", "load_corpus", "read_any"]
+__all__ = ["Example", "CORPORA", "DEFAULT_DATA", "default_data", "train_dev", "load_corpus", "read_any"]
 
-#: Where the corpora are looked for, in order: ``$NER_DATA`` alone when set; else ``../shared/data`` and
-#: ``shared/data`` from the working directory, then ``shared/data`` beside the repository (this file is
-#: ner/training/corpora.py; in an installed package that is inside the environment, hence the others first).
-DATA_CANDIDATES = ([Path(os.environ["NER_DATA"])] if os.environ.get("NER_DATA") else
-                   [Path("..", "shared", "data"), Path("shared", "data"),
-                    Path(__file__).resolve().parents[3] / "shared" / "data"])
+#: Where the corpora are looked for, in order: ``../shared/data`` and ``shared/data`` from the working
+#: directory, then ``shared/data`` beside the repository (this file is ner/training/corpora.py; in an installed
+#: package that is inside the environment, hence the others first).
+DATA_CANDIDATES = [Path("..", "shared", "data"), Path("shared", "data"),
+                   Path(__file__).resolve().parents[3] / "shared" / "data"]
 DEFAULT_DATA = next((p for p in DATA_CANDIDATES if p.is_dir()), DATA_CANDIDATES[0])
+
+
+def default_data(env_data: str | None = None) -> Path:
+    """The commands' ``--data`` default: ``env_data`` (their ``$NER_DATA``) when set, else :data:`DEFAULT_DATA`."""
+    return Path(env_data) if env_data else DEFAULT_DATA
 
 
 def corpus_file(data_dir: Path, relative: str) -> Path:

@@ -1,6 +1,7 @@
 """Building the lexicon feature table from word lists (``data/lexicon``), jieba's dictionary and mined names."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .._optional import require
@@ -16,25 +17,32 @@ JIEBA_TAGS = {"nr": TYPE_BITS["PER"], "ns": TYPE_BITS["LOC"], "nt": TYPE_BITS["O
 PROPER_TAGS = {"nr", "nrt", "nrfg", "nt", "nz"}  # proper nouns that are not places (ns)
 
 
-def lexicon_types(sources: list[str]) -> list[str]:
+def lexicon_types(sources: Sequence[str]) -> list[str]:
     """The feature types a lexicon built from ``sources`` has: CORP joins the four only when asked for."""
     return list(LEXICON_TYPES) + (["CORP"] if "corp" in sources else [])
 
 
-def read_mined(path: Path) -> dict[str, int]:
-    """A mined-names file (``name<TAB>type<TAB>count<TAB>source`` lines, ``#`` comments) as type bits."""
-    entries: dict[str, int] = {}
+def mined_names(path: Path) -> Iterator[tuple[str, str]]:
+    """``(name, type)`` of each entry of a mined-names file (``name<TAB>type<TAB>count<TAB>source`` lines, ``#``
+    comments, as :mod:`ner.training.silver` writes it): the one reader of that format."""
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if not line.strip() or line.startswith("#"):
                 continue
             name, label = line.rstrip("\n").split("\t")[:2]
-            if label in ("PER", "LOC", "ORG") and len(name) >= 2:
-                entries[name] = entries.get(name, 0) | TYPE_BITS[label]
+            yield name, label
+
+
+def mined_bits(path: Path) -> dict[str, int]:
+    """A mined-names file's PER/LOC/ORG names of two characters or more, as lexicon type bits."""
+    entries: dict[str, int] = {}
+    for name, label in mined_names(path):
+        if label in ("PER", "LOC", "ORG") and len(name) >= 2:
+            entries[name] = entries.get(name, 0) | TYPE_BITS[label]
     return entries
 
 
-def read_lexicon_entries(data_dir: Path, sources: list[str], mined: Path | None = None) -> dict[str, int]:
+def read_lexicon_entries(data_dir: Path, sources: Sequence[str], mined: Path | None = None) -> dict[str, int]:
     proper, common = aux_bits(len(lexicon_types(sources)))
     entries: dict[str, int] = {}
     for name in sources:
@@ -56,12 +64,12 @@ def read_lexicon_entries(data_dir: Path, sources: list[str], mined: Path | None 
                 if len(word) >= 2:
                     entries[word] = entries.get(word, 0) | bit
     if mined:
-        for word, bits in read_mined(mined).items():
+        for word, bits in mined_bits(mined).items():
             entries[word] = entries.get(word, 0) | bits
     return entries
 
 
-def build_lexicon_file(data_dir: Path, sources: list[str], tok: TextTokenizer, out: Path, mined: Path | None = None):
+def build_lexicon_file(data_dir: Path, sources: Sequence[str], tok: TextTokenizer, out: Path, mined: Path | None = None):
     """Hash the lexicon ``sources`` (and a mined-names file) through ``tok`` into ``out`` (lexicon.npz)."""
     entries = read_lexicon_entries(data_dir, sources, mined)
     words = list(entries)

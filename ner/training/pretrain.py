@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..text import fold_text
+from ..tokenizer import fold_text
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-Span = tuple[int, int, str]
+from ..tags import Span
 
 
 def prf(tp: int, n_pred: int, n_gold: int) -> dict:

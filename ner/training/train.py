@@ -18,7 +18,10 @@ import logging
 import os
 import random
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,10 +29,9 @@ from .._optional import require
 from ..crf import CRF, viterbi
 from ..features import BigramTable, Featurizer, Lexicon
 from ..tags import tags_to_spans
-from ..text import fold_char
-from ..tokenizer import SPECIAL_TOKENS, TextTokenizer
+from ..tokenizer import SPECIAL_TOKENS, TextTokenizer, fold_char
 from .batches import collate, encode_examples, make_batches, mask_unknown, sample_epoch
-from .corpora import CORPORA, DEFAULT_DATA, Example, train_dev
+from .corpora import CORPORA, DEFAULT_DATA, Example, default_data, train_dev
 from .lexicon import LEXICON_SOURCES, build_lexicon_file
 from .scoring import macro, score
 
@@ -41,6 +43,49 @@ TYPES = ("PER", "LOC", "ORG")
 def bioes_labels(types: tuple[str, ...] | list[str] = TYPES) -> list[str]:
     """``O`` then ``B-/I-/E-/S-`` of each type, in the order of ``types``."""
     return ["O"] + [f"{p}-{t}" for t in types for p in "BIES"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run's settings, as ``python -m ner.train`` takes them (:func:`parse_args`).
+
+    Field names are the command's options; ``train_info.json`` records them under ``args``.
+    """
+
+    data: Path = DEFAULT_DATA
+    w2v: str = "work/w2v"
+    out: Path = Path("runs/cbl")
+    corpora: tuple[str, ...] = tuple(CORPORA)
+    weights: tuple[str, ...] = ()
+    augment: int = 0
+    compose: int = 0
+    init: Path | None = None
+    lexicons: tuple[str, ...] = ("per", "loc", "org", "jieba")
+    mined_lexicon: Path | None = None
+    relexicon: bool = False
+    extra: tuple[str, ...] = ()
+    assets: Path | None = None
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 2e-3
+    hidden: int = 256
+    dropout: float = 0.3
+    dev_size: int = 2000
+    max_len: int = 128
+    threads: int = 2
+    seed: int = 1
+    max_steps: int = 0
+    unk_rate: float = 0.0
+
+
+def settings_record(config) -> dict:
+    """A config dataclass's fields as JSON values (paths as strings, tuples as lists), in field order:
+    what a run's ``train_info.json`` keeps under ``args``."""
+    record = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        record[f.name] = str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
+    return record
 
 
 # ---------------------------------------------------------------- assets
@@ -59,10 +104,10 @@ def build_vocab(examples: list[Example], w2v_dir: Path | None) -> list[str]:
     return list(SPECIAL_TOKENS) + kept + [f"##{c}" for c in ascii_alnum]
 
 
-def build_assets(out: Path, train: list[Example], args) -> dict:
+def build_assets(out: Path, train: list[Example], cfg: TrainConfig) -> dict:
     """Write vocab.txt, bigrams.npy, lexicon.npz (and the initial vectors) into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    w2v = Path(args.w2v) if args.w2v else None
+    w2v = Path(cfg.w2v) if cfg.w2v else None
     vocab = build_vocab(train, w2v)
     (out / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tok = TextTokenizer(out / "vocab.txt")
@@ -74,7 +119,7 @@ def build_assets(out: Path, train: list[Example], args) -> dict:
     if w2v:
         keys = [ln.split("\t")[0] for ln in open(w2v / "char.vocab", encoding="utf-8") if ln.strip()]
         vecs = np.load(w2v / "char.npy")
-        char_init = np.random.default_rng(args.seed).normal(0, vecs.std(), (len(vocab), vecs.shape[1])).astype(np.float32)
+        char_init = np.random.default_rng(cfg.seed).normal(0, vecs.std(), (len(vocab), vecs.shape[1])).astype(np.float32)
         char_init[0] = 0
         index = {k: i for i, k in enumerate(keys)}
         for i, t in enumerate(vocab):
@@ -95,8 +140,8 @@ def build_assets(out: Path, train: list[Example], args) -> dict:
     np.save(out / "bigrams.npy", bigram_keys)
     info["bigrams"] = len(bigram_keys)
 
-    if args.lexicons:
-        lex = build_lexicon_file(Path(args.data), args.lexicons, tok, out / "lexicon.npz", args.mined_lexicon)
+    if cfg.lexicons:
+        lex = build_lexicon_file(Path(cfg.data), cfg.lexicons, tok, out / "lexicon.npz", cfg.mined_lexicon)
         info["lexicon_entries"] = len(lex.keys)
     return info
 
@@ -179,14 +224,14 @@ def dev_report(net, crf_layer, dev_sets: dict, labels, torch) -> dict:
     return out
 
 
-def parse_weights(pairs: list[str], corpora: list[str]) -> dict[str, float]:
+def parse_weights(pairs: Sequence[str], corpora: Sequence[str]) -> dict[str, float]:
     """``["boson=2", "aishell=0.5"]`` -> ``{"boson": 2.0, "aishell": 0.5}``; unknown names are an error."""
     weights = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or name not in corpora and name not in ("extra", "augment", "compose"):
             raise SystemExit(f"error: --weights {pair!r}: expected CORPUS=W with CORPUS one of "
-                             f"{corpora + ['extra', 'augment', 'compose']}")
+                             f"{list(corpora) + ['extra', 'augment', 'compose']}")
         try:
             weights[name] = float(value)
         except ValueError:
@@ -198,9 +243,11 @@ def parse_weights(pairs: list[str], corpora: list[str]) -> dict[str, float]:
 
 # ---------------------------------------------------------------- main
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+def parse_args(argv=None) -> TrainConfig:
+    """The command line as a :class:`TrainConfig`."""
+    ap = argparse.ArgumentParser(prog="python -m ner.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
     ap.add_argument("--w2v", default="work/w2v", help="pre-trained vectors from `python -m ner.training.pretrain` ('' for none)")
     ap.add_argument("--out", type=Path, default=Path("runs/cbl"))
     ap.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA),
@@ -234,58 +281,63 @@ def main(argv=None) -> None:
     ap.add_argument("--unk-rate", type=float, default=0.0,
                     help="share of training tokens replaced by [UNK], so unknown characters do not disturb neighbours")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()}
+    return TrainConfig(**values)
+
+
+def train_model(cfg: TrainConfig) -> Path:
+    """Train (or resume) the run in ``cfg.out``; returns that directory (``best.pt``, ``train_info.json``)."""
     torch = require("torch", "Training")
     from .net import CRFLayer, TaggerNet
 
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    random.seed(args.seed)
-    np.random.seed(args.seed)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
     t0 = time.time()
 
-    weights = parse_weights(args.weights, args.corpora)
+    weights = parse_weights(cfg.weights, cfg.corpora)
     by_corpus, devs = {}, {}
-    for name in args.corpora:
-        by_corpus[name], devs[name] = train_dev(name, args.data)
-    for path in args.extra:  # e.g. self-training data from `python -m ner.training.selftrain`
+    for name in cfg.corpora:
+        by_corpus[name], devs[name] = train_dev(name, cfg.data)
+    for path in cfg.extra:  # e.g. self-training data from `python -m ner.training.selftrain`
         from .selftrain import read_extra
         by_corpus[f"extra:{Path(path).name}"] = read_extra(path)
-    if args.augment:
+    if cfg.augment:
         from .augment import augment as mention_replacement
         gold = [ex for exs in by_corpus.values() for ex in exs]
-        by_corpus["augment"] = mention_replacement(gold, args.augment, args.seed, args.data)
-    if args.compose:
+        by_corpus["augment"] = mention_replacement(gold, cfg.augment, cfg.seed, cfg.data)
+    if cfg.compose:
         from .compose import compose
         gold = [ex for name, exs in by_corpus.items() if name in CORPORA for ex in exs]
-        by_corpus["compose"] = compose(gold, args.compose, args.seed, args.mined_lexicon)
+        by_corpus["compose"] = compose(gold, cfg.compose, cfg.seed, cfg.mined_lexicon)
     train = [ex for exs in by_corpus.values() for ex in exs]
     dev = [ex for exs in devs.values() for ex in exs]
 
-    assets = args.out / "assets"
-    info_path = args.out / "train_info.json"
+    assets = cfg.out / "assets"
+    info_path = cfg.out / "train_info.json"
     if info_path.exists():
         info = json.loads(info_path.read_text())
     else:
-        if args.init:  # the inputs of an exported model: its vocabulary, bigram keys and lexicon
+        if cfg.init:  # the inputs of an exported model: its vocabulary, bigram keys and lexicon
             from .warmstart import copy_assets
-            info = copy_assets(args.init, assets)
-            if args.relexicon:  # same vocabulary, a new lexicon (more sources, a new feature type)
-                lex = build_lexicon_file(Path(args.data), args.lexicons, TextTokenizer(assets / "vocab.txt"),
-                                         assets / "lexicon.npz", args.mined_lexicon)
+            info = copy_assets(cfg.init, assets)
+            if cfg.relexicon:  # same vocabulary, a new lexicon (more sources, a new feature type)
+                lex = build_lexicon_file(Path(cfg.data), cfg.lexicons, TextTokenizer(assets / "vocab.txt"),
+                                         assets / "lexicon.npz", cfg.mined_lexicon)
                 info["lexicon_entries"] = len(lex.keys)
-        elif args.assets:  # same inputs as an earlier model: its vectors, vocabulary and lexicon
+        elif cfg.assets:  # same inputs as an earlier model: its vectors, vocabulary and lexicon
             import shutil
-            shutil.copytree(args.assets, assets, dirs_exist_ok=True)
-            info = {k: v for k, v in json.loads((args.assets.parent / "train_info.json").read_text()).items()
+            shutil.copytree(cfg.assets, assets, dirs_exist_ok=True)
+            info = {k: v for k, v in json.loads((cfg.assets.parent / "train_info.json").read_text()).items()
                     if k in ("vocab_size", "bigrams", "lexicon_entries")}
         else:
-            info = build_assets(assets, train, args)
-        if args.mined_lexicon:  # kept beside the run's other inputs; the export ships it with the model
+            info = build_assets(assets, train, cfg)
+        if cfg.mined_lexicon:  # kept beside the run's other inputs; the export ships it with the model
             import shutil
-            shutil.copy(args.mined_lexicon, assets / "mined_names.tsv")
-        info.update({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            shutil.copy(cfg.mined_lexicon, assets / "mined_names.tsv")
+        info.update({"args": settings_record(cfg),
                      "train_sentences": len(train), "dev_sentences": len(dev),
                      "train_chars": sum(len(e.text) for e in train)})
         info_path.write_text(json.dumps(info, indent=1))
@@ -295,66 +347,66 @@ def main(argv=None) -> None:
     lexicon = Lexicon.load(assets / "lexicon.npz") if (assets / "lexicon.npz").exists() else None
     bigrams = BigramTable(np.load(assets / "bigrams.npy"), len(tok))
     feats = Featurizer(bigrams if len(bigrams) > 1 else None, lexicon)
-    items_by_corpus = {name: encode_examples(exs, tok, feats, label_index, args.max_len)
+    items_by_corpus = {name: encode_examples(exs, tok, feats, label_index, cfg.max_len)
                        for name, exs in by_corpus.items()}
-    dev_sets = {name: encode_examples(exs, tok, feats, label_index, args.max_len) for name, exs in devs.items()}
+    dev_sets = {name: encode_examples(exs, tok, feats, label_index, cfg.max_len) for name, exs in devs.items()}
     train_items = [it for name, its in items_by_corpus.items() for it in its]
     dev_items = [it for its in dev_sets.values() for it in its]
     log.info("assets ready in %.0fs: %s; %d train / %d dev chunks", time.time() - t0,
              {k: v for k, v in info.items() if k != "args"}, len(train_items), len(dev_items))
 
     bigram_init = np.load(assets / "bigram_init.npy") if (assets / "bigram_init.npy").exists() else None
-    if args.init and bigram_init is None and len(bigrams) > 1:
+    if cfg.init and bigram_init is None and len(bigrams) > 1:
         bigram_init = np.zeros((len(bigrams), 50), np.float32)  # shape only; the weights come from --init
     net = TaggerNet(len(tok), len(labels), n_bigrams=len(bigrams) if bigram_init is not None else 0,
                     bigram_dim=bigram_init.shape[1] if bigram_init is not None else 50,
-                    lexicon_dim=lexicon.n_features if lexicon else 0, hidden=args.hidden, dropout=args.dropout)
+                    lexicon_dim=lexicon.n_features if lexicon else 0, hidden=cfg.hidden, dropout=cfg.dropout)
     if (assets / "char_init.npy").exists():
         net.char.weight.data.copy_(torch.from_numpy(np.load(assets / "char_init.npy")))
     if bigram_init is not None and net.bigram is not None:
         net.bigram.weight.data.copy_(torch.from_numpy(bigram_init))
         net.bigram.weight.requires_grad_(False)  # frozen: unseen bigrams keep their raw-text meaning
     crf = CRFLayer(len(labels))
-    if args.init:
+    if cfg.init:
         from .warmstart import load_into
-        log.info("warm start from %s: %s", args.init, load_into(net, crf, args.init))
+        log.info("warm start from %s: %s", cfg.init, load_into(net, crf, cfg.init))
     net.to(device)
     crf.to(device)
     params = [p for p in list(net.parameters()) + list(crf.parameters()) if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=args.lr)
+    opt = torch.optim.Adam(params, lr=cfg.lr)
     epoch_size = sum(round(weights.get(name.split(":")[0], 1.0) * len(its)) for name, its in items_by_corpus.items())
-    steps_per_epoch = (epoch_size + args.batch_size - 1) // args.batch_size
-    total = steps_per_epoch * args.epochs
+    steps_per_epoch = (epoch_size + cfg.batch_size - 1) // cfg.batch_size
+    total = steps_per_epoch * cfg.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.05, 1 - s / max(1, total)))
 
     start_epoch, best, history = 0, -1.0, []
-    last = args.out / "last.pt"
+    last = cfg.out / "last.pt"
     if last.exists():
         ck = load_checkpoint(last, net, crf, torch, opt, sched, device)
         start_epoch, best, history = ck["epoch"], ck["best"], ck["history"]
         log.info("resumed after epoch %d (best dev F1 %.4f)", start_epoch, best)
-    elif args.init:
+    elif cfg.init:
         log.info("dev before training: %s", dev_report(net, crf, dev_sets, labels, torch))
 
     step = 0
-    for epoch in range(start_epoch, args.epochs):
+    for epoch in range(start_epoch, cfg.epochs):
         t_epoch = time.time()
-        erng = random.Random(args.seed * 1000 + epoch)
-        torch.manual_seed(args.seed * 1000 + epoch)
-        unk_rng = torch.Generator().manual_seed(args.seed * 1000 + epoch)
+        erng = random.Random(cfg.seed * 1000 + epoch)
+        torch.manual_seed(cfg.seed * 1000 + epoch)
+        unk_rng = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         epoch_items = sample_epoch(items_by_corpus, weights, erng)
 
         def augment(inputs, mask, unk_rng=unk_rng):
-            return mask_unknown(inputs, mask, args.unk_rate, tok.unk_id, unk_rng)
+            return mask_unknown(inputs, mask, cfg.unk_rate, tok.unk_id, unk_rng)
 
         def log_batch(bi, loss, tokens, epoch=epoch, t_epoch=t_epoch):
             if bi % 200 == 0:
                 log.info("epoch %d step %d/%d loss %.3f  %.0f tok/s", epoch + 1, bi, steps_per_epoch,
                          loss, tokens / (time.time() - t_epoch))
 
-        _, step = train_epoch(net, crf, opt, sched, params, epoch_items, batch_size=args.batch_size, rng=erng,
-                              device=device, torch=torch, max_steps=args.max_steps, step=step,
-                              augment=augment if args.unk_rate else None, on_batch=log_batch)
+        _, step = train_epoch(net, crf, opt, sched, params, epoch_items, batch_size=cfg.batch_size, rng=erng,
+                              device=device, torch=torch, max_steps=cfg.max_steps, step=step,
+                              augment=augment if cfg.unk_rate else None, on_batch=log_batch)
         score = dev_report(net.cpu(), crf.cpu(), dev_sets, labels, torch)
         net.to(device)
         crf.to(device)
@@ -362,17 +414,24 @@ def main(argv=None) -> None:
         log.info("epoch %d done in %.0fs: dev %s", epoch + 1, time.time() - t_epoch, score)
         if score["f1"] > best:
             best = score["f1"]
-            save_checkpoint(args.out / "best.pt", net, crf, torch, epoch=epoch + 1, dev=score)
+            save_checkpoint(cfg.out / "best.pt", net, crf, torch, epoch=epoch + 1, dev=score)
         save_checkpoint(last, net, crf, torch, opt, sched, epoch=epoch + 1, best=best, history=history)
-        if args.max_steps and step >= args.max_steps:
+        if cfg.max_steps and step >= cfg.max_steps:
             break
     info = json.loads(info_path.read_text())
     info.update({"history": history, "best_dev_f1": best, "labels": labels, "scheme": "BIOES",
-                 "max_length": args.max_len, "hidden": args.hidden,
+                 "max_length": cfg.max_len, "hidden": cfg.hidden,
                  "hardware": f"{device}, {torch.get_num_threads()} threads, {os.cpu_count()} cores",
                  "train_seconds": sum(h["seconds"] for h in history)})
     info_path.write_text(json.dumps(info, indent=1))
     log.info("done: best dev F1 %.4f", best)
+    return cfg.out
+
+
+def main(argv=None) -> None:
+    cfg = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    train_model(cfg)
 
 
 if __name__ == "__main__":

