@@ -5,6 +5,8 @@ Fine-tuning needs the ``train`` extra (torch); skipped without it.
 """
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from server_util import running_server
@@ -27,6 +29,13 @@ def html_values(config: dict) -> list[str]:
             if c.get("type") == "html" and isinstance(c.get("props", {}).get("value"), str)]
 
 
+def shown(config: dict, label: str, lang: str = "zh") -> str:
+    """A label as the page shows it in ``lang``: a gr.I18n key is resolved through the page's translations."""
+    if label.startswith("__i18n__"):
+        return config["i18n_translations"][lang][json.loads(label[len("__i18n__"):])["key"]]
+    return label
+
+
 def test_the_legend_shows_the_new_type_in_its_own_colour(product_server):
     config = httpx.get(f"{product_server}/config", timeout=30).json()
     legend = next(h for h in html_values(config) if 'class="stat-row legend"' in h)
@@ -35,7 +44,7 @@ def test_the_legend_shows_the_new_type_in_its_own_colour(product_server):
     product_color = legend.split('data-type="PRODUCT" style="--accent:')[1].split('"')[0]
     assert product_color.upper() not in ("#FF5E5E", "#00FFFF", "#FFFF00")
     choices = [c["props"].get("choices") for c in config["components"] if c.get("props", {}).get("elem_id") == "types"]
-    assert ["产品 PRODUCT", "PRODUCT"] in [list(x) for x in choices[0]]
+    assert ["产品 PRODUCT", "PRODUCT"] in [[shown(config, label), value] for label, value in choices[0]]
     highlight = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "highlight")
     assert highlight["props"]["color_map"]["PRODUCT"] == product_color
 

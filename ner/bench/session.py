@@ -13,7 +13,7 @@ compete for the cores with whatever else runs.  Also prints the features' share.
 """
 from __future__ import annotations
 
-import argparse
+from . import micro_args
 import json
 import statistics
 import time
@@ -114,13 +114,7 @@ def measure(model: str | None, lengths: list[int], repeats: int, rounds: int) ->
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
-    ap.add_argument("--lengths", type=int, nargs="+", default=[20, 100, 500])
-    ap.add_argument("--repeats", type=int, default=200)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
+    args = micro_args(__doc__, [20, 100, 500], argv)
     results = measure(args.model, args.lengths, args.repeats, args.rounds)
     if args.json:
         print(json.dumps(results))
