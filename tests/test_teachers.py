@@ -147,3 +147,24 @@ def test_mined_rounds_merge_into_one_entry_per_name_and_type_with_the_largest_co
     assert [ln for ln in lines if ln.startswith("# round")] == ["# round 1 [a.tsv]", "# round 2 [b.tsv]"]
     rows = [ln.split("\t")[:3] for ln in lines if not ln.startswith("#")]
     assert rows == [["马斯克", "PER", "50"], ["字节跳动", "ORG", "9"], ["鸿海", "ORG", "4"]]
+
+
+def test_a_company_name_both_teachers_missed_unsettles_the_sentence(tmp_path):
+    pytest.importorskip("ahocorasick")
+    from ner.training.silver import company_automaton, untagged_company
+
+    (tmp_path / "companies.tsv").write_text("# today's companies\n字节跳动\t368\tx\n拼多多\t851\tx\n", encoding="utf-8")
+    companies = company_automaton(tmp_path / "companies.tsv")
+    text = "字节跳动和拼多多都在招人。"
+    assert untagged_company(text, [], companies)
+    assert untagged_company(text, [(0, 4, "ORG")], companies)                      # 拼多多 still untagged
+    assert not untagged_company(text, [(0, 4, "ORG"), (5, 8, "ORG")], companies)
+    assert not untagged_company("今天下雨。", [], companies)
+
+
+def test_the_company_pattern_swaps_a_gold_organisation_for_a_company_of_today():
+    gold = [Example("李明在上海的腾讯工作。", [(0, 2, "PER"), (3, 5, "LOC"), (6, 8, "ORG")])]
+    out = compose(gold, 50, seed=1, companies=["字节跳动", "蜜雪冰城"])
+    swapped = [ex for i, ex in enumerate(out) if i % 5 == 4]
+    assert swapped and all({ex.text[s:e] for s, e, t in ex.spans if t == "ORG"} <= {"字节跳动", "蜜雪冰城"}
+                           for ex in swapped)

