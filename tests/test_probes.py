@@ -69,6 +69,16 @@ def test_page_examples_are_probes(lines):
     assert not {t for t, _ in mixed} & {"iPhone", "CEO蒂姆·库克", "Apple Store旗舰店"}
 
 
+def test_the_page_shows_examples_the_shipped_model_gets_exactly_right(lines):
+    import ner
+
+    page = {obj["text"]: obj for obj in lines if obj["kind"] == "page"}
+    rec = ner.load()
+    for text in samples.PAGE_EXAMPLES:
+        expected = {(e["start"], e["end"], e["label"]) for e in page[text]["entities"]}
+        assert {(e.start, e.end, e.label) for e in rec.recognize(text)} == expected, text
+
+
 def test_why_sentences_are_probes(lines):
     page = {obj["text"]: obj for obj in lines if obj["kind"] == "page"}
     for text, expected in WHY.items():
