@@ -4,7 +4,7 @@
 
 ``lexicon/org_company_short_wainshine.txt`` (267k short names, Apache-2.0) holds 字节跳动, 拼多多
 and 小红书 but also common words and people; an entry is kept when the modern raw text
-(:data:`ner.training.silver.MODERN`) writes it at least ``--min-count`` times, jieba does not know it as a
+(:data:`ner.training.pretrain.MODERN`) writes it at least ``--min-count`` times, jieba does not know it as a
 frequent word (英雄, 明星: jieba's own tags are unreliable, its frequencies are not) and the person and place
 lexicons do not hold it (特朗普, 马斯克).  Writes
 ``name<TAB>count<TAB>source`` lines, which ``python -m ner.train --companies`` feeds to the composition
@@ -22,8 +22,7 @@ from pathlib import Path
 from .._optional import require
 from .corpora import default_data
 from .lexicon import LEXICON_FILES
-from .pretrain import RAW_SOURCES
-from .silver import MODERN
+from .pretrain import MODERN, RAW_SOURCES
 
 log = logging.getLogger(__name__)
 

@@ -40,6 +40,9 @@ RAW_SOURCES = {
     "squad-zh": ["encyclopedic_squad_zh_translated.txt.gz"],
 }
 
+#: The modern raw sources (2010-2026) the silver data and the company list read; the older ones are mostly
+#: 1990s-2010s news and law.
+MODERN = ("weibo-hotsearch", "weibo-ced", "weibo-2020", "zhihu", "qqnews", "toutiao", "finre", "iflytek", "kdconv")
 
 def raw_lines(data_dir: Path, exclude: set[str]) -> list[str]:
     """Folded, whitespace-free lines of every raw source not in ``exclude``."""

@@ -36,12 +36,10 @@ from typing import Iterable
 
 from ..tags import Span
 from .corpora import default_data
-from .pretrain import RAW_SOURCES
+from .pretrain import MODERN, RAW_SOURCES
 
 log = logging.getLogger(__name__)
 
-#: The modern raw sources (2010-2026) used by default; the older ones are mostly 1990s-2010s news and law.
-MODERN = ("weibo-hotsearch", "weibo-ced", "weibo-2020", "zhihu", "qqnews", "toutiao", "finre", "iflytek", "kdconv")
 SENTENCE = re.compile(r"[^。！？!?]*[。！？!?]|[^。！？!?]+$")
 _SPACES = re.compile(r"\s+")
 _CJK_SPACE = re.compile(r"(?<=[^A-Za-z0-9]) | (?=[^A-Za-z0-9])")
