@@ -219,8 +219,8 @@ def merge_mined(paths: list[Path], out: Path) -> int:
                 if line.startswith("#"):
                     heads.append(f"{line.rstrip()} [{path.name}]")
                 elif line.strip():
-                    name, label, n = line.rstrip("\n").split("\t")[:3]
-                    counts[name, label] = max(counts.get((name, label), 0), int(n))
+                    name, label, count = line.rstrip("\n").split("\t")[:3]
+                    counts[name, label] = max(counts.get((name, label), 0), int(count))
     with open(out, "w", encoding="utf-8") as fh:
         fh.writelines(h + "\n" for h in heads)
         fh.write("# name<TAB>type<TAB>agreements (the largest of the rounds)<TAB>source\n")
