@@ -144,8 +144,8 @@ def test_example_click_recognizes_it(desktop, server_url):
     page = open_page(desktop, server_url)
     detect(page, "李四去了上海。")
     page.get_by_text("新闻报道", exact=True).first.click()
-    wait_spelled(page, samples.NEWS.replace("\n", ""))
-    assert page.locator("#input-text textarea").input_value() == samples.NEWS
+    wait_spelled(page, samples.PAGE_NEWS.replace("\n", ""))
+    assert page.locator("#input-text textarea").input_value() == samples.PAGE_NEWS
 
 
 def test_an_error_leaves_no_stale_result(desktop, server_url):
