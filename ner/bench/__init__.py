@@ -12,3 +12,17 @@ def micro_args(doc: str | None, lengths: list[int], argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--json", action="store_true")
     return ap.parse_args(argv)
+
+
+def run_micro(doc: str | None, lengths: list[int], measure, show, argv=None) -> None:
+    """A stage microbenchmark's command: ``measure(model, lengths, repeats, rounds)``, then one JSON line
+    (``--json``) or ``show(result)`` for each result."""
+    import json
+
+    args = micro_args(doc, lengths, argv)
+    results = measure(args.model, args.lengths, args.repeats, args.rounds)
+    if args.json:
+        print(json.dumps(results))
+        return
+    for r in results:
+        show(r)

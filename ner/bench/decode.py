@@ -14,8 +14,7 @@ first checked to give the same paths and the same scores to 6 decimals.
 """
 from __future__ import annotations
 
-from . import micro_args
-import json
+from . import run_micro
 import statistics
 import time
 from functools import partial
@@ -84,17 +83,14 @@ def measure(model: str | None, lengths: list[int], repeats: int, rounds: int) ->
     return results
 
 
-def main(argv=None) -> None:
-    args = micro_args(__doc__, [100, 500, 5000], argv)
-    results = measure(args.model, args.lengths, args.repeats, args.rounds)
-    if args.json:
-        print(json.dumps(results))
-        return
-    for r in results:
-        print(f"{r['chars']:>5} chars, {r['tags']} tags, {r['windows']} window(s): numpy {r['numpy_ms']:.3f} ms, "
-              f"compiled {r['c_ms']:.4f} ms (x{r['numpy/c']} faster), all moves visited {r['c_dense_ms']:.4f} ms "
-              f"(x{r['dense/pruned']})")
+def show(r: dict) -> None:
+    print(f"{r['chars']:>5} chars, {r['tags']} tags, {r['windows']} window(s): numpy {r['numpy_ms']:.3f} ms, "
+          f"compiled {r['c_ms']:.4f} ms (x{r['numpy/c']} faster), all moves visited {r['c_dense_ms']:.4f} ms "
+          f"(x{r['dense/pruned']})")
 
+
+def main(argv=None) -> None:
+    run_micro(__doc__, [100, 500, 5000], measure, show, argv)
 
 if __name__ == "__main__":
     main()

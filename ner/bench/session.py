@@ -13,8 +13,7 @@ compete for the cores with whatever else runs.  Also prints the features' share.
 """
 from __future__ import annotations
 
-from . import micro_args
-import json
+from . import run_micro
 import statistics
 import time
 from typing import Any, Callable
@@ -113,17 +112,14 @@ def measure(model: str | None, lengths: list[int], repeats: int, rounds: int) ->
     return results
 
 
-def main(argv=None) -> None:
-    args = micro_args(__doc__, [20, 100, 500], argv)
-    results = measure(args.model, args.lengths, args.repeats, args.rounds)
-    if args.json:
-        print(json.dumps(results))
-        return
-    for r in results:
-        print(f"{r['chars']} characters, {r['windows']} window(s):")
-        for name, v in r["ms"].items():
-            print(f"  {name:34s} {v:8.3f} ms   x{r['ratio'][name]:.2f}")
+def show(r: dict) -> None:
+    print(f"{r['chars']} characters, {r['windows']} window(s):")
+    for name, v in r["ms"].items():
+        print(f"  {name:34s} {v:8.3f} ms   x{r['ratio'][name]:.2f}")
 
+
+def main(argv=None) -> None:
+    run_micro(__doc__, [20, 100, 500], measure, show, argv)
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,6 @@ augmentation (:mod:`ner.training.compose`): gold sentences with an ORG swapped f
 from __future__ import annotations
 
 import argparse
-import gzip
 import logging
 import os
 from collections import Counter
@@ -22,7 +21,7 @@ from pathlib import Path
 from .._optional import require
 from .corpora import default_data
 from .lexicon import LEXICON_FILES
-from .pretrain import MODERN, RAW_SOURCES
+from .pretrain import MODERN, source_lines
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +74,15 @@ def frequent_companies(data_dir: Path, sources: list[str], min_count: int = 20, 
     left: dict[str, Counter] = {}
     right: dict[str, Counter] = {}
     for source in sources:
-        for f in RAW_SOURCES[source]:
-            with gzip.open(Path(data_dir) / "raw" / f, "rt", encoding="utf-8") as fh:
-                for line in fh:
-                    for end, name in automaton.iter_long(line):
-                        start = end - len(name) + 1
-                        counts[name] += 1
-                        left.setdefault(name, Counter())[line[start - 1] if start else "^"] += 1
-                        right.setdefault(name, Counter())[line[end + 1] if end + 1 < len(line) else "$"] += 1
-                        near = line[max(0, start - CUE_WINDOW) : end + 1 + CUE_WINDOW]
-                        if any(cue in near for cue in COMPANY_CUES):
-                            cued[name] += 1
+        for line in source_lines(data_dir, source):
+            for end, name in automaton.iter_long(line):
+                start = end - len(name) + 1
+                counts[name] += 1
+                left.setdefault(name, Counter())[line[start - 1] if start else "^"] += 1
+                right.setdefault(name, Counter())[line[end + 1] if end + 1 < len(line) else "$"] += 1
+                near = line[max(0, start - CUE_WINDOW) : end + 1 + CUE_WINDOW]
+                if any(cue in near for cue in COMPANY_CUES):
+                    cued[name] += 1
 
     def fragment(name: str) -> bool:  # 亿美(元), (官)方通(报), 旗舰(店): one neighbour most of the time
         n = counts[name]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from .augment import mention_pools
 from .corpora import Example
 from .lexicon import mined_names
 
@@ -50,12 +51,8 @@ LATIN_ORG = ("OpenAI", "Temu", "TikTok", "SHEIN", "Apple", "Google", "Microsoft"
 
 def _pools(examples: list[Example], mined: dict[str, list[str]]) -> dict[str, list[str]]:
     """Mentions by type: gold mentions of 2-8 characters, then the mined names (counted twice: today's names)."""
-    pools: dict[str, dict[str, None]] = {"PER": {}, "LOC": {}, "ORG": {}}
-    for ex in examples:
-        for s, e, label in ex.spans:
-            if label in pools and 2 <= e - s <= 8:
-                pools[label][ex.text[s:e]] = None
-    out = {label: list(names) for label, names in pools.items()}
+    gold = mention_pools(examples)
+    out = {label: [m for m in gold.get(label, []) if 2 <= len(m) <= 8] for label in ("PER", "LOC", "ORG")}
     for label, names in mined.items():
         out.setdefault(label, []).extend(names * 2)
     return out

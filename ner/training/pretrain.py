@@ -13,6 +13,7 @@ import gzip
 import logging
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -44,18 +45,23 @@ RAW_SOURCES = {
 #: 1990s-2010s news and law.
 MODERN = ("weibo-hotsearch", "weibo-ced", "weibo-2020", "zhihu", "qqnews", "toutiao", "finre", "iflytek", "kdconv")
 
+def source_lines(data_dir: Path, name: str) -> Iterator[str]:
+    """The lines of one raw source (:data:`RAW_SOURCES`), as they are in its files."""
+    for f in RAW_SOURCES[name]:
+        with gzip.open(Path(data_dir) / "raw" / f, "rt", encoding="utf-8") as fh:
+            yield from fh
+
+
 def raw_lines(data_dir: Path, exclude: set[str]) -> list[str]:
     """Folded, whitespace-free lines of every raw source not in ``exclude``."""
     lines = []
-    for name, files in RAW_SOURCES.items():
+    for name in RAW_SOURCES:
         if name in exclude:
             continue
-        for f in files:
-            with gzip.open(data_dir / "raw" / f, "rt", encoding="utf-8") as fh:
-                for line in fh:
-                    line = "".join(fold_text(line).split())
-                    if line:
-                        lines.append(line)
+        for line in source_lines(data_dir, name):
+            line = "".join(fold_text(line).split())
+            if line:
+                lines.append(line)
     return lines
 
 

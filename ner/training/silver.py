@@ -24,7 +24,6 @@ labelled by both teachers and kept only when every candidate entity is settled:
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import logging
 import os
@@ -36,7 +35,8 @@ from typing import Iterable
 
 from ..tags import Span
 from .corpora import default_data
-from .pretrain import MODERN, RAW_SOURCES
+from .lexicon import LEXICON_FILES
+from .pretrain import MODERN, source_lines
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,7 @@ def modern_sentences(data_dir: Path, sources: Iterable[str], n_chars: int, seed:
     sources = list(sources)
     out: list[tuple[str, str]] = []
     for name in sources:
-        lines: list[str] = []
-        for f in RAW_SOURCES[name]:
-            with gzip.open(Path(data_dir) / "raw" / f, "rt", encoding="utf-8") as fh:
-                lines.extend(clean_line(ln) for ln in fh)
+        lines = [clean_line(ln) for ln in source_lines(data_dir, name)]
         rng.shuffle(lines)
         total = 0
         for line in lines:
@@ -79,14 +76,14 @@ def modern_sentences(data_dir: Path, sources: Iterable[str], n_chars: int, seed:
 class LexiconReferee:
     """Which types the shared lexicons give a string (``ORG`` also from the company short names)."""
 
-    FILES = {"PER": ["per.txt"], "LOC": ["loc.txt"], "ORG": ["org.txt", "org_company_short_wainshine.txt"]}
+    SOURCES = {"PER": ["per"], "LOC": ["loc"], "ORG": ["org", "corp"]}  # keys of LEXICON_FILES
 
     def __init__(self, data_dir: Path, extra: dict[str, set[str]] | None = None):
         self.sets: dict[str, set[str]] = {}
-        for label, files in self.FILES.items():
+        for label, sources in self.SOURCES.items():
             words: set[str] = set()
-            for f in files:
-                with open(Path(data_dir) / "lexicon" / f, encoding="utf-8") as fh:
+            for source in sources:
+                with open(Path(data_dir) / "lexicon" / LEXICON_FILES[source][0], encoding="utf-8") as fh:
                     words.update(w.strip() for w in fh if len(w.strip()) >= 2)
             self.sets[label] = words | (extra or {}).get(label, set())
 
