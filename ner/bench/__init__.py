@@ -26,3 +26,16 @@ def run_micro(doc: str | None, lengths: list[int], measure, show, argv=None) -> 
         return
     for r in results:
         show(r)
+
+
+def median_ms(call, repeats: int) -> float:
+    """The median wall time of ``repeats`` calls of ``call()``, in milliseconds."""
+    import statistics
+    import time
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3

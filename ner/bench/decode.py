@@ -14,22 +14,11 @@ first checked to give the same paths and the same scores to 6 decimals.
 """
 from __future__ import annotations
 
-from . import run_micro
+from . import median_ms, run_micro
 import statistics
-import time
 from functools import partial
-from typing import Any, Callable
 
 import numpy as np
-
-
-def _median_ms(call: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def widened(em: np.ndarray, crf, types: int = 10):
@@ -74,7 +63,7 @@ def measure(model: str | None, lengths: list[int], repeats: int, rounds: int) ->
             per: dict[str, list[float]] = {name: [] for name in calls}
             for _ in range(rounds):
                 for name, call in calls.items():
-                    per[name].append(_median_ms(call, repeats if name != "numpy" else max(1, repeats // 5)))
+                    per[name].append(median_ms(call, repeats if name != "numpy" else max(1, repeats // 5)))
             ms = {name: statistics.median(v) for name, v in per.items()}
             results.append({"chars": n, "tags": k, "windows": len(lens), "numpy_ms": round(ms["numpy"], 3),
                             "c_ms": round(ms["c"], 4), "c_dense_ms": round(ms["c_dense"], 4),

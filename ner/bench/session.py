@@ -13,9 +13,8 @@ compete for the cores with whatever else runs.  Also prints the features' share.
 """
 from __future__ import annotations
 
-from . import run_micro
+from . import median_ms, run_micro
 import statistics
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -41,15 +40,6 @@ def _feeds(rec, text: str) -> list[dict[str, np.ndarray]]:
     finally:
         rec.session = session
     return captured
-
-
-def _median_ms(call: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def _bound(session, feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
@@ -103,7 +93,7 @@ def measure(model: str | None, lengths: list[int], repeats: int, rounds: int) ->
         per: dict[str, list[float]] = {name: [] for name in calls}
         for _ in range(rounds):
             for name, call in calls.items():
-                per[name].append(_median_ms(call, repeats))
+                per[name].append(median_ms(call, repeats))
         ms = {name: statistics.median(v) for name, v in per.items()}
         base = ms[next(iter(sessions))]
         results.append({"chars": n, "windows": n_windows,
