@@ -8,7 +8,7 @@ from ner import samples
 from ner.bench.probes import LABELS, PROBES, main, read_probes
 
 KINDS = {"page", "company", "foreign_latin", "place_org", "org_with_place", "social", "news", "resume",
-         "transcript", "product_page", "mixed_script", "emoji_unknown"}
+         "transcript", "product_page", "mixed_script", "emoji_unknown", "product"}
 
 #: The whole sentences of issue 10's "Why", with what a careful annotator expects of them.
 WHY = {
