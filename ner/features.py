@@ -5,10 +5,14 @@ and no per-character Python loop runs at inference time.
 
 - bigram: for token *i*, the index of the pair (id[i], id[i+1]) in a sorted
   table of known pairs, 0 when unknown.
-- lexicon: for token *i* and each lexicon type (PER, LOC, ORG, WORD, and CORP in models
-  that have it), whether a lexicon entry Begins, is in the Middle of, Ends at, or is Single at *i*.
+- lexicon: for token *i* and each lexicon type (PER, LOC, ORG, WORD, and CORP and PROD in models
+  that have them), whether a lexicon entry Begins, is in the Middle of, Ends at, or is Single at *i*.
   Entries are stored as 64-bit rolling hashes of their token ids (compact, and
   the original lists need not ship), each with a bit mask of its types.
+- shape (models with ``shape_features`` in their config): what the ids cannot say, because the
+  tokenizer lower-cases and drops whitespace — Latin letter case, digits, the ends of a Latin or
+  digit run, and a space before or after the token (:func:`shape_features`).  These columns follow
+  the lexicon's in the model's ``lexicon`` input.
 """
 from __future__ import annotations
 
@@ -22,7 +26,63 @@ import numpy as np
 #: apart from ORG) is a fifth type only in models trained with it, so the two extra bits sit
 #: right after the last type: 16/32 in a four-type lexicon, 32/64 in a five-type one.
 LEXICON_TYPES = ("PER", "LOC", "ORG", "WORD")
-TYPE_BITS = {"PER": 1, "LOC": 2, "ORG": 4, "WORD": 8, "CORP": 16}
+#: CORP: company short names and brands (Latin-script ones too); PROD: products, models and services,
+#: a type the model learns to keep apart from the organisations that make them.
+TYPE_BITS = {"PER": 1, "LOC": 2, "ORG": 4, "WORD": 8, "CORP": 16, "PROD": 32}
+
+#: The shape columns, in order (see :func:`shape_features`).
+SHAPE_FEATURES = ("latin", "upper_first", "all_upper", "digit", "space_before", "space_after",
+                  "run_begin", "run_end")
+
+
+def _code_points(text: str) -> np.ndarray:
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+    wide = (cp >= 0xFF01) & (cp <= 0xFF5E)  # full-width ASCII reads as its half-width form, as NFKC folds it
+    return np.where(wide, cp - 0xFEE0, cp)
+
+
+def shape_features(text: str, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``(n_tokens, len(SHAPE_FEATURES))`` floats for the tokens at ``[starts, ends)`` of ``text``.
+
+    - ``latin`` / ``digit``: the token begins with a Latin letter / an ASCII digit;
+    - ``upper_first``: it begins with an upper-case letter; ``all_upper``: its Latin run has two
+      letters or more, all upper case (IBM, DHL);
+    - ``space_before`` / ``space_after``: whitespace (or a dropped character) separates it from the
+      token before / after — the only place the model learns that ``512GB 官方`` is two pieces;
+    - ``run_begin`` / ``run_end``: the first / last token of a run of Latin and digit tokens with
+      nothing between them.
+    Computed once per text from the original characters, so case survives the tokenizer's folding.
+    """
+    n = len(starts)
+    out = np.zeros((n, len(SHAPE_FEATURES)), dtype=np.float32)
+    if not n:
+        return out
+    cp = _code_points(text)
+    first = cp[starts]
+    upper = (first >= 65) & (first <= 90)
+    lower = (first >= 97) & (first <= 122)
+    latin = upper | lower
+    digit = (first >= 48) & (first <= 57)
+    gap = np.zeros(n + 1, dtype=bool)
+    gap[1:n] = starts[1:] > ends[:-1]
+    alnum = latin | digit
+    begin = alnum & (gap[:n] | ~np.concatenate(([False], alnum[:-1])))
+    end = alnum & (gap[1:] | ~np.concatenate((alnum[1:], [False])))
+    # a run's letters all upper case: within each run, count letters and upper-case letters
+    run_id = np.cumsum(begin) * alnum
+    letters = np.bincount(run_id, weights=latin, minlength=int(run_id.max()) + 1)
+    uppers = np.bincount(run_id, weights=upper, minlength=int(run_id.max()) + 1)
+    caps = (letters >= 2) & (uppers == letters)
+    caps[0] = False
+    out[:, 0] = latin
+    out[:, 1] = upper
+    out[:, 2] = caps[run_id] & latin
+    out[:, 3] = digit
+    out[:, 4] = gap[:n]
+    out[:, 5] = gap[1:]
+    out[:, 6] = begin
+    out[:, 7] = end
+    return out
 
 
 def aux_bits(n_types: int) -> tuple[int, int]:
@@ -194,39 +254,59 @@ def build_lexicon(entries: dict[str, int], vocab: dict[str, int], types: list[st
 
 
 class Featurizer:
-    """All model inputs for one token sequence, as the model directory's config asks."""
+    """All model inputs for one token sequence, as the model directory's config asks.
 
-    def __init__(self, bigrams: BigramTable | None, lexicon: Lexicon | None):
-        self.bigrams, self.lexicon = bigrams, lexicon
+    With ``shape=True`` the caller passes each row's :func:`shape_features` (they need the text, which
+    the ids no longer hold); they become the last columns of the ``lexicon`` input.
+    """
 
-    def __call__(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+    def __init__(self, bigrams: BigramTable | None, lexicon: Lexicon | None, shape: bool = False):
+        self.bigrams, self.lexicon, self.shape = bigrams, lexicon, shape
+
+    @property
+    def lexicon_width(self) -> int:
+        """Columns of the model's ``lexicon`` input: the lexicon's bits, then the shape columns."""
+        return (self.lexicon.n_features if self.lexicon is not None else 0) + (len(SHAPE_FEATURES) if self.shape else 0)
+
+    def __call__(self, ids: np.ndarray, shape: np.ndarray | None = None) -> dict[str, np.ndarray]:
         out = {}
         if self.bigrams is not None:
             out["bigram_ids"] = self.bigrams.lookup(ids)
+        parts = []
         if self.lexicon is not None:
-            out["lexicon"] = self.lexicon.features(ids)
+            parts.append(self.lexicon.features(ids))
+        if self.shape:
+            if shape is None or len(shape) != len(ids):
+                raise ValueError("this model reads shape features: pass shape_features() of each row")
+            parts.append(shape.astype(np.float32, copy=False))
+        if parts:
+            out["lexicon"] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         return out
 
-    def joined(self, rows: list[np.ndarray]) -> dict[str, np.ndarray]:
+    def joined(self, rows: list[np.ndarray], shapes: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """The features of all ``rows`` one after another (``len`` = total tokens), as :meth:`many` gives them."""
         if len(rows) < 2:
-            return self(rows[0] if rows else np.zeros(0, dtype=np.int64))
+            return self(rows[0] if rows else np.zeros(0, dtype=np.int64),
+                        shapes[0] if shapes else (np.zeros((0, len(SHAPE_FEATURES))) if self.shape else None))
         joined = np.concatenate([np.append(r, -1) for r in rows])
         keep = joined >= 0
-        return {k: v[keep] for k, v in self(joined).items()}
+        shape = None
+        if self.shape and shapes is not None:
+            shape = np.zeros((len(joined), len(SHAPE_FEATURES)), dtype=np.float32)
+            shape[keep] = np.concatenate(shapes)
+        return {k: v[keep] for k, v in self(joined, shape).items()}
 
-    def many(self, rows: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
-        """``[self(r) for r in rows]``, computed in one pass over the rows joined by a separator.
+    def many(self, rows: list[np.ndarray], shapes: list[np.ndarray] | None = None) -> list[dict[str, np.ndarray]]:
+        """``[self(r, s) for r, s in zip(rows, shapes)]``, computed in one pass over the rows joined by a separator.
 
         The separator id (-1) is in no bigram or lexicon entry, so nothing is
         matched across two rows and each row's features equal those of the row alone.
         """
         if len(rows) < 2:
-            return [self(r) for r in rows]
-        joined = np.concatenate([np.append(r, -1) for r in rows])
-        whole = self(joined)
+            return [self(r, s) for r, s in zip(rows, shapes or [None] * len(rows))]
+        whole = self.joined(rows, shapes)
         out, a = [], 0
         for r in rows:
             out.append({k: v[a : a + len(r)] for k, v in whole.items()})
-            a += len(r) + 1
+            a += len(r)
         return out

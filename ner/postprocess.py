@@ -88,3 +88,46 @@ class LocOrgSplitter:
             else:
                 out.append((s, e, label, score, ta, tb))
         return out
+
+
+#: How far below every other score a forbidden tag's emission is put (it can never win).
+_FORBIDDEN = -1.0e4
+
+
+def script_space_breaks(shape: np.ndarray) -> np.ndarray:
+    """``breaks[i]``: whitespace separates token ``i`` from token ``i + 1`` and exactly one of the two is a
+    Latin letter or digit (``512GB 官方``, ``戴森 Dyson``), from :func:`~ner.features.shape_features` rows."""
+    alnum = (shape[:, 0] + shape[:, 3]) > 0
+    out = np.zeros(len(shape), dtype=bool)
+    out[:-1] = (shape[:-1, 5] > 0) & (alnum[:-1] != alnum[1:])
+    return out
+
+
+class ScriptSpaceRule:
+    """No entity is decoded across a space between a CJK run and a Latin or digit run.
+
+    A name that holds a space keeps it when both sides are Latin (``Tim Cook``).  Applied before
+    decoding, as a constraint: at a break the tag before must end an entity (or be O) and the tag
+    after must begin one (or be O), so the decoder finds the best path that obeys it.
+    """
+
+    def __init__(self, prefixes: list[str], scheme: str):
+        ends = ("B", "I") if scheme == "BIOES" else ()
+        starts = ("I", "E") if scheme == "BIOES" else ("I",)
+        self.no_end = np.array([p in ends for p in prefixes])
+        self.no_start = np.array([p in starts for p in prefixes])
+
+    @classmethod
+    def from_spec(cls, spec, prefixes: list[str]) -> "ScriptSpaceRule | None":
+        """The rule where ``config.json`` asks for it (``postprocess.script_space``) and the model reads shapes."""
+        if not spec.postprocess.get("script_space") or not spec.shape_features:
+            return None
+        return cls(prefixes, spec.scheme)
+
+    def apply(self, emissions: np.ndarray, breaks: np.ndarray) -> None:
+        """Forbid, in place, the tags that would carry an entity across each break of one window's
+        ``emissions (length, tags)``; ``breaks`` has the window's length."""
+        at = np.nonzero(breaks[: len(emissions) - 1])[0]
+        if len(at):
+            emissions[np.ix_(at, np.nonzero(self.no_end)[0])] = _FORBIDDEN
+            emissions[np.ix_(at + 1, np.nonzero(self.no_start)[0])] = _FORBIDDEN

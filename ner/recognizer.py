@@ -11,10 +11,10 @@ import numpy as np
 from .crf import decode
 from .dictionary import Dictionary, as_dictionary
 from .entity import Entity
-from .features import Featurizer
+from .features import SHAPE_FEATURES, Featurizer, shape_features
 from .errors import ModelError
 from .spec import ModelSpec, read_spec
-from .postprocess import LocOrgSplitter
+from .postprocess import LocOrgSplitter, ScriptSpaceRule, script_space_breaks
 from .session import OPT_LEVELS, create_session
 from .tags import TagCodes, drop_overlaps
 from .tokenizer import Encoded, TextTokenizer
@@ -64,8 +64,9 @@ class Recognizer:
                              f"Restore the vocab.txt exported with it.")
         bigrams = spec.load_bigrams(len(self.tokenizer))
         lexicon = spec.load_lexicon()
-        self.featurize = Featurizer(bigrams, lexicon)
+        self.featurize = Featurizer(bigrams, lexicon, shape=spec.shape_features)
         self.splitter = LocOrgSplitter.from_spec(spec, self.tokenizer, lexicon)
+        self.space_rule = ScriptSpaceRule.from_spec(spec, self.codes.prefix)
         if precision == "fp32" and not spec.fp32_file:
             raise ModelError(f"{spec.path.name!r} ships only its INT8 graph; rebuild the FP32 one with "
                              f"python -m ner.export (see its README.md) or use precision='int8'.")
@@ -118,8 +119,9 @@ class Recognizer:
 
     # ------------------------------------------------------------ model
 
-    def _emissions(self, rows: list[np.ndarray]) -> np.ndarray:
-        """Emission scores ``(len(rows), max_len, num_tags)`` for token-id rows (padding is exact)."""
+    def _emissions(self, rows: list[np.ndarray], shapes: list[np.ndarray] | None = None) -> np.ndarray:
+        """Emission scores ``(len(rows), max_len, num_tags)`` for token-id rows (padding is exact); ``shapes``:
+        each row's :func:`~ner.features.shape_features`, for a model that reads them."""
         lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         width = int(lengths.max())
         extra = 2 if self.spec.special_tokens else 0
@@ -143,7 +145,9 @@ class Recognizer:
             feeds["token_type_ids"] = np.zeros_like(ids)
         if "lengths" in self.input_names:
             feeds["lengths"] = lengths
-        for name, flat in self.featurize.joined(rows).items():
+        if self.featurize.shape and shapes is None:  # the load-time probe: tokens with no text around them
+            shapes = [np.zeros((len(r), len(SHAPE_FEATURES)), np.float32) for r in rows]
+        for name, flat in self.featurize.joined(rows, shapes).items():
             if name in self.input_names:
                 padded = np.zeros((len(rows), width, *flat.shape[1:]), dtype=np.float32 if name == "lexicon" else np.int64)
                 padded[row_of, col_of] = flat
@@ -192,6 +196,8 @@ class Recognizer:
         """
         todo = [i for i, t in enumerate(texts) if t and not t.isspace()]
         encs = dict(zip(todo, self.tokenizer.encode_batch([texts[i] for i in todo])))
+        if self.featurize.shape:  # case and spacing, which the ids no longer hold, read once per text
+            encs = {i: e._replace_shape(shape_features(texts[i], e.starts, e.ends)) for i, e in encs.items()}
         windows = [Window(i, *w) for i in todo
                    for w in split_windows(texts[i], encs[i].starts, encs[i].ends, self.window)]
         windows.sort(key=lambda w: w.end - w.start)
@@ -203,8 +209,14 @@ class Recognizer:
         emissions = np.zeros((len(windows), int(lengths.max()), len(self.labels)))
         for k in range(0, len(windows), self.batch_size):
             chunk = windows[k : k + self.batch_size]
-            part = self._emissions([encs[w.text].ids[w.start : w.end] for w in chunk])
+            shapes = [encs[w.text].shape[w.start : w.end] for w in chunk] if self.featurize.shape else None
+            part = self._emissions([encs[w.text].ids[w.start : w.end] for w in chunk], shapes)
             emissions[k : k + len(chunk), : part.shape[1]] = part
+        if self.space_rule is not None:
+            for r, w in enumerate(windows):
+                shape = encs[w.text].shape
+                if shape is not None:
+                    self.space_rule.apply(emissions[r, : w.end - w.start], script_space_breaks(shape[w.start : w.end]))
         return emissions, lengths
 
     def collect(self, encs: dict[int, Encoded], windows: list[Window], paths: np.ndarray, probs: np.ndarray,

@@ -9,7 +9,7 @@ import numpy as np
 
 from .crf import CRF
 from .errors import ModelError
-from .features import BigramTable, Lexicon
+from .features import SHAPE_FEATURES, BigramTable, Lexicon
 from .tags import SCHEMES, allowed_moves
 
 CONFIG = "config.json"
@@ -35,6 +35,8 @@ class ModelSpec:
     vocab_size: int | None = None
     postprocess: dict = field(default_factory=dict)
     display_names: dict = field(default_factory=dict)
+    #: the model reads :data:`~ner.features.SHAPE_FEATURES` after its lexicon columns
+    shape_features: bool = False
     raw: dict = field(default_factory=dict)
 
     def file(self, name: str) -> Path:
@@ -101,6 +103,7 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool, object]] = {
     "crf_file": (_OPTIONAL_FILE, False, "crf.npz"),
     "postprocess": ((dict,), False, {}),
     "display_names": ((dict,), False, {}),
+    "shape_features": ((list, type(None)), False, None),
 }
 TOKENIZER_SCHEMA = {"nfkc": (bool,), "lowercase": (bool,), "split": (str,)}
 SPLITS = ("char", "bert")
@@ -162,6 +165,9 @@ def check_config(cfg: object, where: str = CONFIG) -> dict:
         name = out.get(key)
         if name is not None and (not name or Path(name).name != name or name in (".", "..")):
             raise ModelError(f"{where}: {key} must name a file inside the model directory, not {name!r}.")
+    if out["shape_features"] is not None and list(out["shape_features"]) != list(SHAPE_FEATURES):
+        raise ModelError(f"{where}: shape_features {json.dumps(out['shape_features'])[:80]} are not the ones this "
+                         f"version computes ({', '.join(SHAPE_FEATURES)}); upgrade the ner package.")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in out["display_names"].items()):
         raise ModelError(f"{where}: display_names must map each type to a display name (strings).")
     return out
@@ -186,7 +192,8 @@ def read_spec(path: str | Path) -> ModelSpec:
         max_length=cfg["max_length"], model_file=cfg["model_file"], fp32_file=cfg["fp32_file"],
         vocab_file=cfg["vocab_file"], tokenizer=cfg["tokenizer"], special_tokens=cfg["special_tokens"],
         bigrams_file=cfg["bigrams_file"], lexicon_file=cfg["lexicon_file"], crf_file=cfg["crf_file"],
-        vocab_size=cfg["vocab_size"], postprocess=cfg["postprocess"], display_names=cfg["display_names"], raw=raw,
+        vocab_size=cfg["vocab_size"], postprocess=cfg["postprocess"], display_names=cfg["display_names"],
+        shape_features=bool(cfg["shape_features"]), raw=raw,
     )
     if spec.max_length < 8 + 2 * spec.special_tokens:
         raise ModelError(f"{CONFIG} in {path.name!r}: max_length {spec.max_length} is too small.")

@@ -20,6 +20,10 @@ class Encoded:
     ids: np.ndarray      # (n_tokens,) int64
     starts: np.ndarray   # (n_tokens,) int64, character offsets into the original text
     ends: np.ndarray     # (n_tokens,) int64
+    shape: np.ndarray | None = None  # (n_tokens, k) float32 shape features, where a model reads them
+
+    def _replace_shape(self, shape: np.ndarray) -> "Encoded":
+        return Encoded(self.ids, self.starts, self.ends, shape)
 
 
 def fold_char(ch: str) -> str:

@@ -71,8 +71,10 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
     n_bigrams, bigram_dim = state["bigram.weight"].shape if "bigram.weight" in state else (0, 50)
     lexicon_dim = state["fwd.weight_ih_l0"].shape[1] - char_dim - (bigram_dim if n_bigrams else 0)
     labels = info["labels"]
+    shape_features = info.get("shape_features")
     net = TaggerNet(vocab_size, len(labels), char_dim=char_dim, n_bigrams=n_bigrams, bigram_dim=bigram_dim,
-                    lexicon_dim=lexicon_dim, hidden=state["fwd.weight_hh_l0"].shape[1])
+                    lexicon_dim=lexicon_dim, hidden=state["fwd.weight_hh_l0"].shape[1],
+                    shape_dim=len(shape_features or []))
     net.load_state_dict(state)
     b, t = 2, 7
     example = (torch.randint(1, vocab_size, (b, t)), torch.randint(0, max(1, n_bigrams), (b, t)),
@@ -101,10 +103,13 @@ def export_run(run: Path, out: Path, *, quantize_int8: bool = True, name: str | 
         "vocab_file": "vocab.txt", "vocab_size": int(vocab_size),
         "tokenizer": {"nfkc": True, "lowercase": True, "split": "char"}, "special_tokens": False,
         "bigrams_file": "bigrams.npy" if n_bigrams else None,
-        "lexicon_file": "lexicon.npz" if lexicon_dim else None, "crf_file": "crf.npz",
-        # the LOC/ORG split rule reads lexicon bits for those two types: only for a model that has both
-        "postprocess": {"split_loc_org": {"generic_prefixes": GENERIC_ORG_PREFIXES, "min_rest": 3}}
-        if lexicon_dim and {"B-LOC", "B-ORG"} <= set(labels) else {},
+        "lexicon_file": "lexicon.npz" if lexicon_dim > len(shape_features or []) else None, "crf_file": "crf.npz",
+        "shape_features": shape_features or None,
+        # the LOC/ORG split rule reads lexicon bits for those two types: only for a model that has both;
+        # a model that reads shapes never decodes an entity across a space between scripts
+        "postprocess": ({"split_loc_org": {"generic_prefixes": GENERIC_ORG_PREFIXES, "min_rest": 3}}
+                        if lexicon_dim > len(shape_features or []) and {"B-LOC", "B-ORG"} <= set(labels) else {})
+        | ({"script_space": True} if shape_features else {}),
         "parameters": int(sum(v.numel() for v in state.values())),
         "training": {k: info[k] for k in ("args", "train_sentences", "dev_sentences", "train_chars", "best_dev_f1",
                                           "hardware", "train_seconds", "history") if k in info} | (extra_meta or {}),

@@ -5,7 +5,7 @@ import random
 
 import numpy as np
 
-from ..features import Featurizer
+from ..features import Featurizer, shape_features
 from ..tags import spans_to_tags
 from ..tokenizer import TextTokenizer
 
@@ -24,9 +24,10 @@ def encode_examples(examples, tok: TextTokenizer, feats: Featurizer, label_index
             if len(inside):
                 token_spans.append((int(inside[0]), int(inside[-1]) + 1, label))
         tags = np.array([label_index[t] for t in spans_to_tags(token_spans, n, "BIOES")], dtype=np.int64)
+        shape = shape_features(ex.text, enc.starts, enc.ends) if feats.shape else None
         for a in range(0, n, max_len):
             ids = enc.ids[a : a + max_len]
-            f = feats(ids)
+            f = feats(ids, shape[a : a + max_len] if shape is not None else None)
             out.append((ids, f.get("bigram_ids"), f["lexicon"].astype(np.uint8) if "lexicon" in f else None,
                         tags[a : a + max_len]))
     return out

@@ -138,7 +138,8 @@ def train_run(cfg: FinetuneConfig) -> TrainedRun:
     tok = TextTokenizer(assets / "vocab.txt")
     lexicon = Lexicon.load(assets / "lexicon.npz") if (assets / "lexicon.npz").exists() else None
     bigrams = BigramTable(np.load(assets / "bigrams.npy"), len(tok)) if (assets / "bigrams.npy").exists() else None
-    feats = Featurizer(bigrams if bigrams is not None and len(bigrams) > 1 else None, lexicon)
+    feats = Featurizer(bigrams if bigrams is not None and len(bigrams) > 1 else None, lexicon,
+                       shape=bool(info.get("shape_features")))
     train_items = encode_examples(train, tok, feats, label_index, cfg.max_len)
     dev_items = encode_examples(dev, tok, feats, label_index, cfg.max_len)
 
@@ -147,7 +148,7 @@ def train_run(cfg: FinetuneConfig) -> TrainedRun:
         raise ModelError(f"{cfg.base}: its vocabulary and its ONNX graph disagree; re-export it")
     net = TaggerNet(shape["vocab_size"], len(labels), char_dim=shape["char_dim"], n_bigrams=shape["n_bigrams"],
                     bigram_dim=shape["bigram_dim"], lexicon_dim=shape["lexicon_dim"], hidden=shape["hidden"],
-                    dropout=cfg.dropout)
+                    dropout=cfg.dropout, shape_dim=shape["shape_dim"])
     crf = CRFLayer(len(labels))
     loaded = load_into(net, crf, cfg.base, reuse_output=reuse, labels=labels)
     if net.bigram is not None:

@@ -26,8 +26,11 @@ class TaggerNet(nn.Module):  # type: ignore[name-defined]
     """Emission scores ``(batch, seq, num_tags)`` from token ids, bigram ids and lexicon features."""
 
     def __init__(self, vocab_size: int, num_tags: int, *, char_dim: int = 128, n_bigrams: int = 0,
-                 bigram_dim: int = 50, lexicon_dim: int = 0, hidden: int = 256, dropout: float = 0.3):
+                 bigram_dim: int = 50, lexicon_dim: int = 0, hidden: int = 256, dropout: float = 0.3,
+                 shape_dim: int = 0):
         super().__init__()
+        #: the last ``shape_dim`` of the ``lexicon_dim`` inputs are shape features, not lexicon bits (warm start)
+        self.shape_dim = shape_dim
         self.char = nn.Embedding(vocab_size, char_dim, padding_idx=0)
         self.bigram = nn.Embedding(n_bigrams, bigram_dim, padding_idx=0) if n_bigrams else None
         self.lexicon_dim = lexicon_dim

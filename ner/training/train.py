@@ -27,7 +27,7 @@ import numpy as np
 
 from .._optional import require
 from ..crf import CRF, viterbi
-from ..features import BigramTable, Featurizer, Lexicon
+from ..features import SHAPE_FEATURES, BigramTable, Featurizer, Lexicon
 from ..tags import tags_to_spans
 from ..tokenizer import SPECIAL_TOKENS, TextTokenizer, fold_char
 from .batches import collate, encode_examples, make_batches, mask_unknown, sample_epoch
@@ -64,6 +64,7 @@ class TrainConfig:
     mined_lexicon: Path | None = None
     companies: Path | None = None
     relexicon: bool = False
+    shape: bool = False
     extra: tuple[str, ...] = ()
     assets: Path | None = None
     epochs: int = 8
@@ -270,6 +271,9 @@ def parse_args(argv=None) -> TrainConfig:
     ap.add_argument("--relexicon", action="store_true",
                     help="with --init: rebuild the lexicon from --lexicons/--mined-lexicon instead of the model's")
     ap.add_argument("--extra", nargs="*", default=[], help="more training data: jsonl from `python -m ner.training.selftrain`")
+    ap.add_argument("--shape", action="store_true",
+                    help="read the shape features (Latin case, digits, spaces; ner.features.SHAPE_FEATURES) "
+                         "after the lexicon's; with --init, their weights start at zero")
     ap.add_argument("--assets", type=Path, help="reuse the vocabulary, bigrams and lexicon of an earlier run's assets/")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=32)
@@ -350,7 +354,10 @@ def train_model(cfg: TrainConfig) -> Path:
     tok = TextTokenizer(assets / "vocab.txt")
     lexicon = Lexicon.load(assets / "lexicon.npz") if (assets / "lexicon.npz").exists() else None
     bigrams = BigramTable(np.load(assets / "bigrams.npy"), len(tok))
-    feats = Featurizer(bigrams if len(bigrams) > 1 else None, lexicon)
+    feats = Featurizer(bigrams if len(bigrams) > 1 else None, lexicon, shape=cfg.shape)
+    if cfg.shape:  # the export writes them into config.json, so the recognizer computes them too
+        info["shape_features"] = list(SHAPE_FEATURES)
+        info_path.write_text(json.dumps(info, indent=1))
     items_by_corpus = {name: encode_examples(exs, tok, feats, label_index, cfg.max_len)
                        for name, exs in by_corpus.items()}
     dev_sets = {name: encode_examples(exs, tok, feats, label_index, cfg.max_len) for name, exs in devs.items()}
@@ -364,7 +371,8 @@ def train_model(cfg: TrainConfig) -> Path:
         bigram_init = np.zeros((len(bigrams), 50), np.float32)  # shape only; the weights come from --init
     net = TaggerNet(len(tok), len(labels), n_bigrams=len(bigrams) if bigram_init is not None else 0,
                     bigram_dim=bigram_init.shape[1] if bigram_init is not None else 50,
-                    lexicon_dim=lexicon.n_features if lexicon else 0, hidden=cfg.hidden, dropout=cfg.dropout)
+                    lexicon_dim=feats.lexicon_width, hidden=cfg.hidden, dropout=cfg.dropout,
+                    shape_dim=len(SHAPE_FEATURES) if cfg.shape else 0)
     if (assets / "char_init.npy").exists():
         net.char.weight.data.copy_(torch.from_numpy(np.load(assets / "char_init.npy")))
     if bigram_init is not None and net.bigram is not None:

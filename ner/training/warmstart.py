@@ -60,30 +60,37 @@ def net_shape(model_dir: Path) -> dict:
     if cfg.get("lexicon_file"):
         from ..features import Lexicon
         lexicon_dim = Lexicon.load(Path(model_dir) / cfg["lexicon_file"]).n_features
+    shape_dim = len(cfg.get("shape_features") or [])
     return {"vocab_size": int(vocab_size), "char_dim": int(char_dim), "n_bigrams": int(n_bigrams),
-            "bigram_dim": int(bigram_dim), "lexicon_dim": lexicon_dim, "hidden": int(hidden)}
+            "bigram_dim": int(bigram_dim), "lexicon_dim": lexicon_dim + shape_dim, "hidden": int(hidden),
+            "shape_dim": shape_dim}
 
 
-def _input_columns(W: np.ndarray, net) -> np.ndarray:
+def _input_columns(W: np.ndarray, net, old_shape: int = 0) -> np.ndarray:
     """``W (4h, inputs)`` of an exported LSTM laid out for ``net``'s inputs.
 
-    When ``net``'s lexicon has another number of feature types (a new CORP type),
+    When ``net``'s lexicon has another number of feature types (a new CORP or PROD type),
     the old types keep their weights at their new places (the lexicon features are
-    ``(position, type)`` flattened) and the new type's columns start at zero.
+    ``(position, type)`` flattened) and the new type's columns start at zero.  Shape
+    columns (``old_shape`` in the export, ``net.shape_dim`` now) follow the lexicon's:
+    kept where both have them, zero where only ``net`` has them.
     """
     base = net.char.embedding_dim + (net.bigram.embedding_dim if net.bigram is not None else 0)
-    old_lex = W.shape[1] - base
+    old_lex = W.shape[1] - base - old_shape
     if old_lex % 4 == 2:  # an anchored export's two constant inputs
         old_lex -= 2
-    new_lex = net.lexicon_dim
-    if old_lex == new_lex:
-        return W[:, : base + new_lex]
+    new_shape = getattr(net, "shape_dim", 0)
+    new_lex = net.lexicon_dim - new_shape
+    if old_lex == new_lex and old_shape == new_shape:
+        return W[:, : base + new_lex + new_shape]
     n_old, n_new = old_lex // 4, new_lex // 4
-    out = np.zeros((W.shape[0], base + new_lex), dtype=W.dtype)
+    out = np.zeros((W.shape[0], base + new_lex + new_shape), dtype=W.dtype)
     out[:, :base] = W[:, :base]
     for pos in range(4):
         for t in range(min(n_old, n_new)):
             out[:, base + pos * n_new + t] = W[:, base + pos * n_old + t]
+    both = min(old_shape, new_shape)
+    out[:, base + new_lex : base + new_lex + both] = W[:, base + old_lex : base + old_lex + both]
     return out
 
 
@@ -110,7 +117,8 @@ def load_into(net, crf, model_dir: Path, *, reuse_output: bool = True, labels: l
             lstm = getattr(net, which)
             W, R, B = w["lstm"][which]
             h = lstm.hidden_size
-            lstm.weight_ih_l0.copy_(torch.from_numpy(_gates(_input_columns(W[0], net), h)))
+            old_shape = len(spec_cfg.get("shape_features") or [])
+            lstm.weight_ih_l0.copy_(torch.from_numpy(_gates(_input_columns(W[0], net, old_shape), h)))
             lstm.weight_hh_l0.copy_(torch.from_numpy(_gates(R[0], h)))
             lstm.bias_ih_l0.copy_(torch.from_numpy(_gates(B[0][: 4 * h], h)))
             lstm.bias_hh_l0.copy_(torch.from_numpy(_gates(B[0][4 * h :], h)))
@@ -147,6 +155,8 @@ def copy_assets(model_dir: Path, assets: Path) -> dict:
     assets.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(model_dir) / cfg["vocab_file"], assets / "vocab.txt")
     info = {"vocab_size": cfg["vocab_size"]}
+    if cfg.get("shape_features"):
+        info["shape_features"] = list(cfg["shape_features"])
     for key, name in (("bigrams_file", "bigrams.npy"), ("lexicon_file", "lexicon.npz")):
         if cfg.get(key):
             shutil.copy(Path(model_dir) / cfg[key], assets / name)
