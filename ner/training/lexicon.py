@@ -12,14 +12,32 @@ from ..tokenizer import TextTokenizer
 #: "corp" (company short names and brands, noisy) is its own feature type, never merged into ORG.
 LEXICON_FILES = {"per": ("per.txt", TYPE_BITS["PER"]), "loc": ("loc.txt", TYPE_BITS["LOC"]),
                  "org": ("org.txt", TYPE_BITS["ORG"]), "corp": ("org_company_short_wainshine.txt", TYPE_BITS["CORP"])}
-LEXICON_SOURCES = ("per", "loc", "org", "jieba", "corp")
+#: the project's own name lists, written by :mod:`ner.training.latin` (brands) and by hand (products)
+LISTS = Path(__file__).resolve().with_name("lists")
+BRANDS = LISTS / "brands.tsv"
+PRODUCTS = LISTS / "products.txt"
+
+
+def read_names(path: Path) -> list[str]:
+    """Names of a list file: the first tab-separated field of each line, ``#`` comments and blanks skipped."""
+    with open(path, encoding="utf-8") as fh:
+        return [line.rstrip("\n").split("\t")[0] for line in fh if line.strip() and not line.startswith("#")]
+
+
+#: the project's own lists (ner/training/lists, see :mod:`ner.training.latin`): "brand" adds Latin-script and
+#: today's brand names to CORP; "prod" is a sixth type, PROD (products, models, software: no entity).
+LIST_FILES = {"brand": (BRANDS, TYPE_BITS["CORP"]), "prod": (PRODUCTS, TYPE_BITS["PROD"])}
+LEXICON_SOURCES = ("per", "loc", "org", "jieba", "corp", "brand", "prod")
 JIEBA_TAGS = {"nr": TYPE_BITS["PER"], "ns": TYPE_BITS["LOC"], "nt": TYPE_BITS["ORG"]}
 PROPER_TAGS = {"nr", "nrt", "nrfg", "nt", "nz"}  # proper nouns that are not places (ns)
 
 
 def lexicon_types(sources: Sequence[str]) -> list[str]:
-    """The feature types a lexicon built from ``sources`` has: CORP joins the four only when asked for."""
-    return list(LEXICON_TYPES) + (["CORP"] if "corp" in sources else [])
+    """The feature types a lexicon built from ``sources`` has: CORP (and then PROD) join the four only when asked
+    for; type bits are positions, so PROD brings CORP's column along, empty or not."""
+    if "prod" in sources:
+        return list(LEXICON_TYPES) + ["CORP", "PROD"]
+    return list(LEXICON_TYPES) + (["CORP"] if {"corp", "brand"} & set(sources) else [])
 
 
 def mined_names(path: Path) -> Iterator[tuple[str, str]]:
@@ -57,12 +75,16 @@ def read_lexicon_entries(data_dir: Path, sources: Sequence[str], mined: Path | N
                     bits = TYPE_BITS["WORD"] | JIEBA_TAGS.get(tag, 0) | (proper if tag in PROPER_TAGS else common)
                     entries[word] = entries.get(word, 0) | bits
             continue
-        fname, bit = LEXICON_FILES[name]
-        with open(data_dir / "lexicon" / fname, encoding="utf-8") as fh:
-            for line in fh:
-                word = line.strip()
-                if len(word) >= 2:
-                    entries[word] = entries.get(word, 0) | bit
+        if name in LIST_FILES:
+            path, bit = LIST_FILES[name]
+            words = read_names(path)
+        else:
+            fname, bit = LEXICON_FILES[name]
+            with open(data_dir / "lexicon" / fname, encoding="utf-8") as fh:
+                words = [line.strip() for line in fh]
+        for word in words:
+            if len(word) >= 2:
+                entries[word] = entries.get(word, 0) | bit
     if mined:
         for word, bits in mined_bits(mined).items():
             entries[word] = entries.get(word, 0) | bits
