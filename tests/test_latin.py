@@ -121,3 +121,21 @@ def test_a_product_after_its_maker_is_no_entity():
             assert ex.text[s:e] not in products or label != "ORG" or ex.text[s:e] in ("Mate",), ex
         seen += any(p in ex.text for p in products if len(p) > 3)
     assert seen >= 20
+
+
+def test_silver_refilter_drops_product_spans_and_sentences_that_missed_a_latin_brand(tmp_path):
+    pytest.importorskip("ahocorasick")
+    import json
+    from ner.training.silver import company_automaton, refilter
+
+    (tmp_path / "brands.tsv").write_text("# brands\nGitHub\t32\tsimple-icons\nMeta\t701\tsimple-icons\n", encoding="utf-8")
+    rows = [{"text": "我在GitHub上看到的", "spans": []},                          # both teachers missed GitHub
+            {"text": "Metaverse的概念", "spans": []},                             # Meta inside a longer word
+            {"text": "微软的ChatGPT很火", "spans": [[0, 2, "ORG"], [3, 10, "ORG"]]}]  # a product taken for an ORG
+    src = tmp_path / "silver.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    kept, dropped = refilter(src, tmp_path / "out.jsonl", company_automaton(tmp_path / "brands.tsv"),
+                             frozenset({"ChatGPT"}))
+    assert (kept, dropped) == (2, 1)
+    out = [json.loads(line) for line in open(tmp_path / "out.jsonl", encoding="utf-8")]
+    assert out[0]["text"] == "Metaverse的概念" and out[1]["spans"] == [[0, 2, "ORG"]]

