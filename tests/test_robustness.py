@@ -130,3 +130,27 @@ def test_no_pickles_are_loaded(broken):
              start=np.zeros(k), end=np.zeros(k))
     with pytest.raises(ModelError, match="unreadable"):
         ner.Recognizer(broken)
+
+
+# ------------------------------------------------------------ work bounded by the input (issue 26)
+
+def test_a_text_nfkc_would_grow_many_times_costs_at_most_three_tokens_a_character(toy):
+    """U+FDFA is 18 characters after NFKC: 100,000 of them were 19x the time of plain text.  Such a text is
+    folded character by character (the same length, the same offsets); ``python -m ner.bench.bounded`` times it."""
+    from ner.tokenizer import MAX_GROWTH
+
+    tok = toy.tokenizer
+    text = "张三在北京。" + "\ufdfa" * 1000 + "上海"
+    enc = tok.encode(text)
+    assert len(enc.ids) <= MAX_GROWTH * len(text)
+    assert enc.ends.max() == len(text)
+    check_contract(text, toy.recognize(text))
+    assert {"张三", "北京", "上海"} <= {e.text for e in toy.recognize(text)}
+
+
+def test_ordinary_expansions_are_tokenized_as_before(toy):
+    tok = toy.tokenizer
+    for text in ("他说……真的吗", "第Ⅷ届大会⑽", "张三说\ufdfa，" + "在北京开会。" * 3, "株式会社㍿"):
+        assert tok.bounded(text) == text
+        assert tok.encode(text).ids.tolist() == tok._from_encoding(tok._tok.encode(text, add_special_tokens=False)) \
+            .ids.tolist()
