@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import onnxruntime as ort
 
@@ -68,6 +69,7 @@ def _fields(buf: memoryview):
     """``(field number, wire type, value)`` of each field of one protobuf message (varints as ints, length-
     delimited fields as memoryviews, fixed-size ones as their bytes)."""
     i, end = 0, len(buf)
+    value: Any
     while i < end:
         key, i = _varint(buf, i)
         number, wire = key >> 3, key & 7

@@ -139,7 +139,7 @@ def read_progress(progress: Path, fingerprint: dict, sources: list[Source], fmt:
             raise refuse(f"says the run finished, but {out.name} changed since")
         return state
     source, cursor = state.get("source"), state.get("cursor")
-    if not (_count(source) and source <= len(sources) and isinstance(cursor, list) and len(cursor) == 3
+    if not (isinstance(source, int) and _count(source) and source <= len(sources) and isinstance(cursor, list) and len(cursor) == 3
             and all(_count(c) for c in cursor)):
         raise refuse("holds a cursor that is not one of this run's inputs")
     if source < len(sources) and not _at_record_boundary(sources[source], cursor[0], encoding):
