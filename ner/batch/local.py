@@ -84,7 +84,8 @@ def check_output_is_no_input(out: Path, sources: list[Source]) -> None:
     """Refuse an output (or its progress file, or its folder of parts) that is one of the inputs: the same
     path, a symbolic link to it or a hard link of it, before anything is opened for writing."""
     inputs = {(st.st_dev, st.st_ino): s.name for s in sources for st in [s.path.stat()]}
-    for path in (out, progress_path(out), out.with_name(out.name + ".tmp")):
+    progress = progress_path(out)
+    for path in (out, progress, out.with_name(out.name + ".tmp"), progress.with_name(progress.name + ".tmp")):
         try:
             st = path.stat()
         except OSError:
