@@ -437,3 +437,17 @@ def _zombie(pid):
             return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16-be", "utf-32-le"])
+def test_lines_in_any_encoding_are_cut_at_their_line_ends_and_bounded(tmp_path, encoding):
+    from ner.batch.files import lines
+
+    text = "甲\n" + "乙" * 50 + "\n丙\n" + "丁" * 50
+    path = tmp_path / "t"
+    path.write_bytes(text.encode(encoding))
+    newline = "\n".encode(encoding)
+    with open(path, "rb") as fh:
+        got = list(lines(fh, 0, 40 * len(newline), newline))
+    assert [None if line is None else line.decode(encoding) for _, line in got] == ["甲\n", None, "丙\n", None]
+    assert got[-1][0] == path.stat().st_size

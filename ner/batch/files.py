@@ -200,7 +200,9 @@ def _wide_lines(fh, offset: int, limit: int, newline: bytes) -> Iterator[tuple[i
             buf += more
             continue
         end = k + unit if k >= 0 else len(buf)
-        if end == 0:
+        if end == 0:  # the end of the file
+            if over:
+                yield offset, None
             return
         line, buf = buf[:end], buf[end:]
         offset += end
