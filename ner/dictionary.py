@@ -40,6 +40,7 @@ import bisect
 import functools
 import itertools
 import re
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +237,8 @@ class Dictionary:
 #: The units matching works on: a run of ASCII letters and digits is one (an entry never starts or ends inside
 #: one, so ``Apple`` is not found in ``Pineapple``), every other character is one.
 _UNIT = re.compile(r"[A-Za-z0-9]+|.", re.S)
+#: Unit numbers are below this (the key of an edge is state * _WIDTH + unit number).
+_WIDTH = 1 << 22
 
 
 class Matcher:
@@ -252,47 +255,60 @@ class Matcher:
     """
 
     def __init__(self, entries: Iterable[tuple[str, str]]):
-        goto: list[dict[str, int]] = [{}]
-        #: per state: (units, characters, label) of the entry it completes, or None
+        #: each distinct unit of the entries -> a small number; every state's edges in one dict keyed by
+        #: state * _WIDTH + unit number (a dict per state would cost four times the memory)
+        self._ids: dict[str, int] = {}
+        goto: dict[int, int] = {}
+        parent, via = array("l", [0]), array("l", [0])  # per state: the state before it, the unit number between
+        #: per state: the entry it completes, as (units, characters, label), or None
         term: list[tuple[int, int, str] | None] = [None]
         for text, label in entries:
             units = _UNIT.findall(text)
             state = 0
             for unit in reversed(units):
-                nxt = goto[state].get(unit)
+                uid = self._ids.setdefault(unit, len(self._ids))
+                nxt = goto.get(state * _WIDTH + uid)
                 if nxt is None:
-                    nxt = goto[state][unit] = len(goto)
-                    goto.append({})
+                    nxt = goto[state * _WIDTH + uid] = len(term)
+                    parent.append(state)
+                    via.append(uid)
                     term.append(None)
                 state = nxt
             term[state] = (len(units), len(text), label)
-        fail = [0] * len(goto)
-        longest = list(term)  # the longest entry that is a suffix of the state's string
-        queue = list(goto[0].values())  # breadth first: a state's failure is computed before its children's
-        for state in queue:
-            for unit, child in goto[state].items():
-                f = fail[state]
-                while f and unit not in goto[f]:
+        if len(self._ids) >= _WIDTH:
+            raise ValueError(f"a dictionary may hold at most {_WIDTH - 1:,} distinct characters and words")
+        fail = array("l", bytes(len(term) * array("l").itemsize))
+        longest = term  # the longest entry that is a suffix of the state's string (filled in below)
+        depth = array("l", [0]) * len(term)
+        for state in range(1, len(term)):  # a parent is always created before its children
+            depth[state] = depth[parent[state]] + 1
+        for state in sorted(range(1, len(term)), key=depth.__getitem__):  # breadth first
+            f, uid = fail[parent[state]], via[state]
+            if parent[state]:
+                while f and f * _WIDTH + uid not in goto:
                     f = fail[f]
-                fail[child] = goto[f].get(unit, 0) if state else 0
-                if longest[child] is None:
-                    longest[child] = longest[fail[child]]
-                queue.append(child)
+                fail[state] = f = goto.get(f * _WIDTH + uid, 0)
+            if longest[state] is None:
+                longest[state] = longest[fail[state]]
         self._goto, self._fail, self._longest = goto, fail, longest
 
     def __call__(self, text: str) -> list[tuple[int, int, str]]:
         """``(start, end, label)`` of each match in ``text``, in order; code-point offsets."""
         units = _UNIT.findall(text)
-        goto, fail, longest = self._goto, self._fail, self._longest
+        ids, goto, fail, longest = self._ids, self._goto, self._fail, self._longest
         starts: list[tuple[int, tuple[int, int, str]]] = []  # (unit index, the longest entry starting there)
-        state, edges, i = 0, goto[0], len(units)
+        state, i = 0, len(units)
         for unit in reversed(units):
             i -= 1
-            while state and unit not in edges:
+            uid = ids.get(unit)
+            if uid is None:  # in no entry: back to the start
+                state = 0
+                continue
+            nxt = goto.get(state * _WIDTH + uid)
+            while nxt is None and state:
                 state = fail[state]
-                edges = goto[state]
-            state = edges.get(unit, 0)
-            edges = goto[state]
+                nxt = goto.get(state * _WIDTH + uid)
+            state = nxt or 0
             found = longest[state]
             if found is not None:
                 starts.append((i, found))
