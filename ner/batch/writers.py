@@ -167,6 +167,11 @@ def check_output(fmt: str, out: Path, output: object) -> None:
         raise BatchError(f"it records {size:,} bytes written, the output has {have:,}")
     if size and file_mark(out, size)["tail"] != tail:
         raise BatchError(f"the output's first {size:,} bytes are not the ones written")
+    if size:
+        with open(out, "rb") as fh:
+            fh.seek(size - 1)
+            if fh.read(1) != b"\n":
+                raise BatchError(f"the output's first {size:,} bytes end inside a record")
 
 
 def parts_dir(out: Path) -> Path:
