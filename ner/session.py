@@ -127,7 +127,22 @@ def non_finite_weights(path: str | Path) -> list[str]:
 
     ONNX Runtime runs such a graph without complaint, and an LSTM with NaN weights answers finite scores that
     mean nothing (every text then has no entities): the load-time check of :class:`ner.Recognizer`."""
-    data = memoryview(Path(path).read_bytes())
+    import mmap
+
+    with open(path, "rb") as fh:
+        if not os.fstat(fh.fileno()).st_size:
+            return []
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # a large model is paged in, not copied
+    try:
+        return _non_finite(memoryview(mapped))
+    finally:
+        try:
+            mapped.close()
+        except BufferError:  # a view still held by an exception's traceback: the collector closes it
+            pass
+
+
+def _non_finite(data: memoryview) -> list[str]:
     bad = []
     for number, wire, graph in _fields(data):
         if number != 7 or wire != 2:  # ModelProto.graph
