@@ -18,6 +18,14 @@ class HubUnavailable(HubError):
     """ModelScope cannot be reached from this machine."""
 
 
+class BatchError(NerError):
+    """A batch run (``ner-batch``) that cannot start or go on; the message says what to change."""
+
+
+class StrictStop(BatchError):
+    """``--strict``: the run stopped at a malformed record (everything before it is written)."""
+
+
 class FormatError(NerError, ValueError):
     """An annotation or dictionary file that cannot be read; the message names the file and line.
 

@@ -15,7 +15,7 @@ from .features import SHAPE_FEATURES, Featurizer, shape_features
 from .errors import ModelError
 from .spec import ModelSpec, read_spec
 from .postprocess import LocOrgSplitter, ScriptSpaceRule, script_space_breaks
-from .session import OPT_LEVELS, create_session
+from .session import OPT_LEVELS, create_session, non_finite_weights
 from .tags import TagCodes, drop_overlaps
 from .tokenizer import Encoded, TextTokenizer
 from .windows import split_windows
@@ -23,6 +23,8 @@ from .windows import split_windows
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("int8", "fp32")
+#: The text the load-time self-check runs (:meth:`Recognizer._check`): Chinese, digits, Latin, punctuation.
+PROBE = "新华社北京3月5日电，国务院总理李强在十四届全国人大二次会议上作报告。Apple与OpenAI在2024年发布了iPhone 15。"
 #: Windows decoded together (at most 64 x 128 tokens: a few tens of MB however long the call's text).
 DECODE_GROUP = 64
 
@@ -79,6 +81,14 @@ class Recognizer:
             raise ModelError(f"{model_file} in {spec.path.name!r} could not be loaded by ONNX Runtime "
                              f"({type(exc).__name__}): the file is corrupt or not an ONNX model. "
                              f"Re-export it with python -m ner.export.") from None
+        try:
+            damaged = non_finite_weights(self.model_path)
+        except (ValueError, IndexError):
+            damaged = []  # not protobuf as this reader knows it: ONNX Runtime read it, the probe below decides
+        if damaged:
+            raise ModelError(f"{model_file} in {spec.path.name!r} holds weights that are NaN or infinite "
+                             f"({', '.join(damaged[:3])}): the file is damaged, and such a model answers "
+                             f"nothing useful. Re-export it with python -m ner.export, or restore the file.")
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.window = spec.max_length - (2 if spec.special_tokens else 0)
         self._check()
@@ -102,10 +112,12 @@ class Recognizer:
         return other
 
     def _check(self) -> None:
-        """Run one tiny input through the graph, so a mismatched vocabulary fails at load, not per request."""
+        """Run :data:`PROBE` and the vocabulary's last token through the graph, so a mismatched vocabulary or
+        damaged weights fail at load, not per request."""
         probe = np.array([len(self.tokenizer) - 1, self.tokenizer.unk_id], dtype=np.int64)
+        text = self.tokenizer.encode(PROBE).ids[: self.window]
         try:
-            em = self._emissions([probe])
+            em = self._emissions([probe, text])
         except Exception as exc:
             raise ModelError(f"{self.model_path.name} in {self.spec.path.name!r} rejects input from its own "
                              f"vocabulary ({type(exc).__name__}): the vocab.txt does not match the model. "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import onnxruntime as ort
 
@@ -56,3 +57,103 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
     if "CPUExecutionProvider" not in chosen:
         chosen.append("CPUExecutionProvider")
     return ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
+
+
+# ------------------------------------------------------------ the weights, read without the onnx package
+
+#: TensorProto data types that hold floating-point weights, by their little-endian NumPy type.
+_FLOAT_TYPES = {1: "<f4", 10: "<f2", 11: "<f8"}
+
+
+def _fields(buf: memoryview):
+    """``(field number, wire type, value)`` of each field of one protobuf message (varints as ints, length-
+    delimited fields as memoryviews, fixed-size ones as their bytes)."""
+    i, end = 0, len(buf)
+    value: Any
+    while i < end:
+        key, i = _varint(buf, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(buf, i)
+        elif wire == 2:
+            size, i = _varint(buf, i)
+            value, i = buf[i : i + size], i + size
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            value, i = buf[i : i + size], i + size
+        else:
+            raise ValueError(f"protobuf wire type {wire} is not one ONNX uses")
+        yield number, wire, value
+
+
+def _varint(buf: memoryview, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = buf[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, i
+        shift += 7
+        if shift > 63:
+            raise ValueError("a protobuf varint longer than 10 bytes")
+
+
+def _tensor_finite(msg: memoryview) -> tuple[str, bool]:
+    """The name of a TensorProto and whether its floating-point values (if any) are all finite."""
+    import numpy as np
+
+    name, dtype, chunks = "", None, []
+    for number, wire, value in _fields(msg):
+        if number == 8 and wire == 2:
+            name = bytes(value).decode("utf-8", "replace")
+        elif number == 2 and wire == 0:
+            dtype = _FLOAT_TYPES.get(value)
+        elif number in (4, 9, 10) and wire in (2, 5, 1):  # float_data, raw_data, double_data
+            chunks.append((number, value))
+    if dtype is None:
+        return name, True
+    for number, value in chunks:
+        kind = "<f8" if number == 10 else "<f4" if number == 4 else dtype
+        data = np.frombuffer(value, dtype=kind)
+        if not np.isfinite(data).all():
+            return name, False
+    return name, True
+
+
+def non_finite_weights(path: str | Path) -> list[str]:
+    """The names of the weights of an ONNX file that hold NaN or infinity: its graph's initializers and the
+    tensors of its Constant nodes (read from the file's protobuf fields; external data is not looked at).
+
+    ONNX Runtime runs such a graph without complaint, and an LSTM with NaN weights answers finite scores that
+    mean nothing (every text then has no entities): the load-time check of :class:`ner.Recognizer`."""
+    import mmap
+
+    with open(path, "rb") as fh:
+        if not os.fstat(fh.fileno()).st_size:
+            return []
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # a large model is paged in, not copied
+    try:
+        return _non_finite(memoryview(mapped))
+    finally:
+        try:
+            mapped.close()
+        except BufferError:  # a view still held by an exception's traceback: the collector closes it
+            pass
+
+
+def _non_finite(data: memoryview) -> list[str]:
+    bad = []
+    for number, wire, graph in _fields(data):
+        if number != 7 or wire != 2:  # ModelProto.graph
+            continue
+        for g_number, g_wire, item in _fields(graph):
+            if g_number == 5 and g_wire == 2:  # GraphProto.initializer
+                tensors = [item]
+            elif g_number == 1 and g_wire == 2:  # GraphProto.node -> attribute -> t / tensors
+                tensors = [t for a_number, a_wire, attr in _fields(item) if a_number == 5 and a_wire == 2
+                           for t_number, t_wire, t in _fields(attr) if t_number in (5, 8) and t_wire == 2]
+            else:
+                continue
+            bad += [name for name, finite in map(_tensor_finite, tensors) if not finite]
+    return bad

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from .features import SHAPE_FEATURES, BigramTable, Lexicon
 from .tags import SCHEMES, allowed_moves
 
 CONFIG = "config.json"
+#: Limits of ``config.json``: its bytes and how deep its objects and lists nest (a real one is 3 deep).
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_DEPTH = 16
 
 
 @dataclass
@@ -40,11 +44,8 @@ class ModelSpec:
     raw: dict = field(default_factory=dict)
 
     def file(self, name: str) -> Path:
-        p = self.path / name
-        if not p.is_file():
-            raise ModelError(f"model directory {self.path.name!r} is missing {name!r}. "
-                             f"Re-export the model (python -m ner.export ...) or point NER_MODEL at a complete directory.")
-        return p
+        """``name`` in the model directory: a regular file inside it (see :func:`model_file`)."""
+        return model_file(self.path, name)
 
     def load_bigrams(self, vocab_size: int) -> BigramTable | None:
         """The bigram key table, or None when the model has no bigram input."""
@@ -108,6 +109,38 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool, object]] = {
 TOKENIZER_SCHEMA = {"nfkc": (bool,), "lowercase": (bool,), "split": (str,)}
 SPLITS = ("char", "bert")
 FILE_FIELDS = ("model_file", "fp32_file", "vocab_file", "bigrams_file", "lexicon_file", "crf_file")
+
+
+def model_file(folder: Path, name: str) -> Path:
+    """``folder / name`` when it is a regular file inside ``folder``; a symbolic link is followed only when it
+    stays inside the folder.  Anything else (missing, a link out of the folder, a device, a FIFO, a folder)
+    raises :class:`ModelError` naming the file and the fix."""
+    p = folder / name
+    try:
+        inside = p.resolve().is_relative_to(folder.resolve())
+        mode = p.stat().st_mode
+    except OSError:
+        raise ModelError(f"model directory {folder.name!r} is missing {name!r}. Re-export the model "
+                         f"(python -m ner.export ...) or point NER_MODEL at a complete directory.") from None
+    if not inside:
+        raise ModelError(f"{name} in {folder.name!r} is a link to a file outside the model directory; copy the "
+                         f"file itself into the directory (a model reads only its own files).")
+    if not stat.S_ISREG(mode):
+        raise ModelError(f"{name} in {folder.name!r} is not a regular file (a folder, a device or a FIFO); "
+                         f"re-export the model.")
+    return p
+
+
+def _depth(value: object) -> int:
+    """How deep lists and objects nest in a parsed JSON value (a scalar: 0), without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if level <= MAX_CONFIG_DEPTH:
+                todo += [(v, level + 1) for v in (item.values() if isinstance(item, dict) else item)]
+    return deepest
 
 
 def _load_table(spec: "ModelSpec", name: str, what: str, load):
@@ -179,13 +212,23 @@ def read_spec(path: str | Path) -> ModelSpec:
     if not path.is_dir():
         raise ModelError(f"model directory {str(path)!r} does not exist. Set NER_MODEL to a model directory "
                          f"(for example models/zh-ner-lite) or leave it unset for the embedded model.")
-    cfg_path = path / CONFIG
-    if not cfg_path.is_file():
+    if not (path / CONFIG).exists():
         raise ModelError(f"{path.name!r} has no {CONFIG}: it is not a model directory written by python -m ner.export.")
+    with open(model_file(path, CONFIG), "rb") as fh:
+        data = fh.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ModelError(f"{CONFIG} in {path.name!r} is over {MAX_CONFIG_BYTES:,} bytes: not a config this package "
+                         f"wrote; re-export the model.")
+    too_deep = ModelError(f"{CONFIG} in {path.name!r} nests objects or lists more than {MAX_CONFIG_DEPTH} deep: "
+                          f"not a config this package wrote; re-export the model.")
     try:
-        raw = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raw = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ModelError(f"{CONFIG} in {path.name!r} is not valid JSON ({exc}); re-export the model.") from None
+    except RecursionError:
+        raise too_deep from None
+    if _depth(raw) > MAX_CONFIG_DEPTH:
+        raise too_deep
     cfg = check_config(raw, f"{CONFIG} in {path.name!r}")
     spec = ModelSpec(
         path=path, name=cfg["name"] or path.name, labels=list(cfg["labels"]), scheme=cfg["scheme"],

@@ -18,14 +18,21 @@ PREFERRED = ["gb18030", "big5", "cp932", "shift_jis", "euc_jp", "cp949", "euc_kr
 #: A detection whose mess ratio is at most this much above the best one is a rival reading.
 RIVAL_CHAOS = 0.01
 
+#: Bytes that are UTF-8 but for a few stray bytes (at most this share of their non-ASCII bytes) are UTF-8 with
+#: errors, not another encoding: text in GB18030, Big5 or Latin-1 read as UTF-8 fails at nearly every such byte.
+MAX_STRAY = 0.3
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED = re.compile("[\udc80-\udcff]")
+_ASCII = bytes(range(128))
 REPLACEMENT = "\ufffd"
 
 
 def decode_bytes(data: bytes) -> tuple[str, str, bool]:
     """``(text, encoding, confident)`` of ``data``.
 
-    A byte-order mark decides (UTF-8, UTF-16, UTF-32); then valid UTF-8 is UTF-8;
+    A byte-order mark decides (UTF-8, UTF-16, UTF-32); then valid UTF-8 is UTF-8, and so
+    is UTF-8 with a few stray bytes (:data:`MAX_STRAY`; each read as U+FFFD, not confident);
     otherwise charset-normalizer picks the encoding that reads the bytes with the
     least mess, preferring GB18030, then Big5, then Shift-JIS... when several read
     them equally well.  ``confident`` is False when rival encodings read the bytes
@@ -42,6 +49,9 @@ def decode_bytes(data: bytes) -> tuple[str, str, bool]:
         return data.decode("utf-8"), "utf-8", True
     except UnicodeDecodeError:
         pass
+    escaped = data.decode("utf-8", "surrogateescape")
+    if len(_ESCAPED.findall(escaped)) <= MAX_STRAY * (len(data) - len(data.translate(None, _ASCII))):
+        return well_formed(escaped), "utf-8", False
     from charset_normalizer import from_bytes
 
     matches = [m for m in from_bytes(data) if _decodes(data, m.encoding)]

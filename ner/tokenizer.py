@@ -3,6 +3,7 @@ with an exact character-offset map into the caller's original string, and the ch
 (:func:`fold_char`) that training's vocabulary and features share with it."""
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,11 @@ import numpy as np
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+#: How many times its length NFKC may make a text.  A few characters expand into many (U+FDFA ﷺ into 18,
+#: ㍿ into 株式会社), so a text of them would cost the model that many times its length; in a text that NFKC
+#: would grow past this, each character expanding past it is folded to its first character before tokenizing
+#: (as :func:`fold_char` folds it for the features).  Every other text is tokenized as it is.
+MAX_GROWTH = 3
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,11 @@ def fold_text(text: str) -> str:
     if text.isascii():
         return text.lower()
     return "".join(fold_char(c) for c in text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _nfkc_length(ch: str) -> int:
+    return len(unicodedata.normalize("NFKC", ch))
 
 
 def read_vocab(path: str | Path) -> dict[str, int]:
@@ -88,16 +99,26 @@ class TextTokenizer:
         self._tok = build_tokenizer(self.vocab, nfkc=nfkc, lowercase=lowercase, split=split)
         self.pad_id, self.unk_id = self.vocab["[PAD]"], self.vocab["[UNK]"]
         self.cls_id, self.sep_id = self.vocab.get("[CLS]"), self.vocab.get("[SEP]")
+        self._nfkc = nfkc
 
     def __len__(self) -> int:
         return len(self.vocab)
 
     def encode(self, text: str) -> Encoded:
         """Tokens of ``text``; whitespace and dropped control characters get no token."""
-        return self._from_encoding(self._tok.encode(text, add_special_tokens=False))
+        return self._from_encoding(self._tok.encode(self.bounded(text), add_special_tokens=False))
 
     def encode_batch(self, texts: list[str]) -> list[Encoded]:
-        return [self._from_encoding(e) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+        encodings = self._tok.encode_batch([self.bounded(t) for t in texts], add_special_tokens=False)
+        return [self._from_encoding(e) for e in encodings]
+
+    def bounded(self, text: str) -> str:
+        """``text``, or, when NFKC would make it more than :data:`MAX_GROWTH` times as long, ``text`` with each
+        character that expands past that folded to one (:func:`fold_char`): the same length, so the offsets
+        are unchanged, and the model's work stays within ``MAX_GROWTH`` times the text's length."""
+        if not self._nfkc or text.isascii() or len(unicodedata.normalize("NFKC", text)) <= MAX_GROWTH * len(text):
+            return text
+        return text.translate({ord(ch): fold_char(ch) for ch in set(text) if _nfkc_length(ch) > MAX_GROWTH})
 
     @staticmethod
     def _from_encoding(enc) -> Encoded:

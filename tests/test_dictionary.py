@@ -170,3 +170,54 @@ def test_a_type_and_its_chinese_name_are_one_type_not_a_conflict():
     assert d.forced == {"字节跳动": ("ORG", 1)}
     with pytest.raises(ner.FormatError, match="forced as 人名 here but as ORG"):
         Dictionary.parse("字节跳动 ORG\n字节跳动 人名")
+
+
+def _reference(entries, text):
+    """Leftmost-longest by brute force: every occurrence, the ASCII-word rule, then the greedy choice."""
+    def inside_word(k):
+        return 0 < k < len(text) and all(c.isascii() and c.isalnum() for c in text[k - 1 : k + 1])
+
+    found = sorted((k, -len(e), label) for e, label in entries for k in range(len(text))
+                   if text.startswith(e, k) and not inside_word(k) and not inside_word(k + len(e)))
+    out, free = [], 0
+    for k, neg, label in found:
+        if k >= free:
+            free = k - neg
+            out.append((k, free, label))
+    return out
+
+
+def test_matching_equals_the_brute_force_rule_on_random_dictionaries():
+    import random
+
+    rng = random.Random(7)
+    alphabet = "张三李ab1 -😀"
+    for _ in range(400):
+        entries = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4))): rng.choice(["PER", "ORG"])
+                   for _ in range(rng.randint(1, 8))}
+        entries = {e: label for e, label in entries.items() if e.strip() and "-" not in e[:1]}
+        if not entries:
+            continue
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        d = Dictionary(ner.dictionary.DictEntry(e, label) for e, label in entries.items())
+        assert [(m.start, m.end, m.label) for m in d.matches(text)] == _reference(entries.items(), text), \
+            (entries, text)
+
+
+def test_a_shorter_entry_inside_a_longer_one_that_does_not_match_is_found():
+    # pyahocorasick's iter_long (2.3.1) finds nothing here
+    d = Dictionary.parse("知识产权\tORG\n国家知识产权局\tORG\nab\tORG\nabcabd\tORG")
+    assert [(e.text, e.start) for e in d.matches("国家知识产权")] == [("知识产权", 2)]
+    assert [(e.text, e.start) for e in d.matches("zz abcabd zz ab")] == [("abcabd", 3), ("ab", 13)]
+
+
+def test_nested_entries_over_a_long_run_cost_work_linear_in_the_text():
+    """Issue 26: 300 entries 张, 张张, ... over "张" * 50,000 were 15 million candidate matches (22.9 s, +2 GB);
+    ``python -m ner.bench.bounded`` prints the time and memory."""
+    d = Dictionary.parse("".join("张" * k + "\tPER\n" for k in range(1, 301)))
+    found = d.matches("张" * 50_000)
+    assert [e.end - e.start for e in found] == [300] * 166 + [200]
+    assert found[-1].end == 50_000
+    ascii_bomb = Dictionary.parse("".join("a" * k + "\tORG\n" for k in range(1, 301)))
+    assert [(e.start, e.end) for e in ascii_bomb.matches("a" * 50_000)] == []  # never inside a word
+    assert [(e.start, e.end) for e in ascii_bomb.matches("a" * 300 + " " + "a" * 299)] == [(0, 300), (301, 600)]

@@ -130,3 +130,91 @@ def test_no_pickles_are_loaded(broken):
              start=np.zeros(k), end=np.zeros(k))
     with pytest.raises(ModelError, match="unreadable"):
         ner.Recognizer(broken)
+
+
+# ------------------------------------------------------------ work bounded by the input (issue 26)
+
+def test_a_text_nfkc_would_grow_many_times_costs_at_most_three_tokens_a_character(toy):
+    """U+FDFA is 18 characters after NFKC: 100,000 of them were 19x the time of plain text.  Such a text is
+    folded character by character (the same length, the same offsets); ``python -m ner.bench.bounded`` times it."""
+    from ner.tokenizer import MAX_GROWTH
+
+    tok = toy.tokenizer
+    text = "张三在北京。" + "\ufdfa" * 1000 + "上海"
+    enc = tok.encode(text)
+    assert len(enc.ids) <= MAX_GROWTH * len(text)
+    assert enc.ends.max() == len(text)
+    check_contract(text, toy.recognize(text))
+    assert {"张三", "北京", "上海"} <= {e.text for e in toy.recognize(text)}
+
+
+def test_ordinary_expansions_are_tokenized_as_before(toy):
+    tok = toy.tokenizer
+    for text in ("他说……真的吗", "第Ⅷ届大会⑽", "张三说\ufdfa，" + "在北京开会。" * 3, "株式会社㍿"):
+        assert tok.bounded(text) == text
+        assert tok.encode(text).ids.tolist() == tok._from_encoding(tok._tok.encode(text, add_special_tokens=False)) \
+            .ids.tolist()
+
+
+# ------------------------------------------------------------ the command line's input (issue 27)
+
+def _cli(*args, stdin=None):
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-m", "ner", *args], cwd=root, stdin=stdin, capture_output=True,
+                          text=True, timeout=20)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_cli_refuses_a_device_as_file_at_once(device):
+    run = _cli("--file", device)
+    assert run.returncode == 2 and "not a regular file" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_cli_reads_stdin_and_files_up_to_a_limit(tmp_path):
+    with open("/dev/zero", "rb") as zero:
+        run = _cli("--max-bytes", "100000", stdin=zero)
+    assert run.returncode == 2 and "stdin holds more than 100,000 bytes" in run.stderr
+    big = tmp_path / "big.txt"
+    big.write_text("张三在北京。" * 100, encoding="utf-8")
+    run = _cli("--file", str(big), "--max-bytes", "1000")
+    assert run.returncode == 2 and "more than 1,000 bytes" in run.stderr and "--max-bytes" in run.stderr
+
+
+def test_nan_weights_are_refused_at_load_naming_the_file(broken):
+    """A NaN anywhere in the weights (here one row of the toy's score table, a character no probe holds; in an
+    LSTM, finite scores that mean nothing) is found at load."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(broken / "model.onnx"))
+    (table,) = model.graph.initializer
+    values = numpy_helper.to_array(table).copy()
+    values[-3, :] = np.nan
+    table.CopyFrom(numpy_helper.from_array(values, table.name))
+    onnx.save(model, str(broken / "model.onnx"))
+    with pytest.raises(ModelError, match=r"model.onnx in 'model' holds weights that are NaN.*\(table\).*Re-export"):
+        ner.Recognizer(broken)
+
+
+def test_model_files_must_be_regular_files_inside_the_folder(broken, tmp_path):
+    (broken / "vocab.txt").rename(tmp_path / "vocab.txt")
+    (broken / "vocab.txt").symlink_to(tmp_path / "vocab.txt")
+    with pytest.raises(ModelError, match="vocab.txt in 'model' is a link to a file outside the model directory"):
+        ner.Recognizer(broken)
+    (broken / "vocab.txt").unlink()
+    (broken / "vocab.txt").symlink_to("/etc/passwd")
+    with pytest.raises(ModelError, match="outside the model directory"):
+        ner.Recognizer(broken)
+    (broken / "vocab.txt").unlink()
+    (broken / "inner.txt").write_bytes((tmp_path / "vocab.txt").read_bytes())
+    (broken / "vocab.txt").symlink_to("inner.txt")  # a link inside the folder is followed
+    assert ner.Recognizer(broken).recognize("张三")
+    (broken / "vocab.txt").unlink()
+    (broken / "vocab.txt").mkdir()
+    with pytest.raises(ModelError, match="not a regular file"):
+        ner.Recognizer(broken)

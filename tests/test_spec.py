@@ -100,3 +100,15 @@ def test_every_required_field_is_required(toy_dir):
             with pytest.raises(ModelError, match=repr(key)):
                 check_config({k: v for k, v in cfg.items() if k != key})
     assert check_config(cfg)["crf_file"] == "crf.npz"  # defaults filled in
+
+
+def test_a_config_nested_50000_deep_or_too_large_is_refused(model_copy):
+    (model_copy / "config.json").write_text("[" * 50_000 + "]" * 50_000)
+    with pytest.raises(ModelError, match="config.json in 'm' nests .* more than 16 deep.*re-export"):
+        ner.Recognizer(model_copy)
+    (model_copy / "config.json").write_text('{"a": [' + "[" * 500 + "]" * 500 + "]}")
+    with pytest.raises(ModelError, match="more than 16 deep"):
+        ner.Recognizer(model_copy)
+    (model_copy / "config.json").write_text(" " * (2 << 20) + "{}")
+    with pytest.raises(ModelError, match="over 1,048,576 bytes"):
+        ner.Recognizer(model_copy)

@@ -4,7 +4,7 @@
     ner-batch INPUT... --out OUT            (the same, as a console script)
 
 Inputs: ``.txt`` files or folders of them (one document per file, encoding detected
-by :func:`ner.textio.decode_bytes`), ``.jsonl``/``.ndjson`` (one JSON object per line),
+by :func:`ner.textio.decode_bytes`; regular files inside the folder only), ``.jsonl``/``.ndjson`` (one JSON object per line),
 ``.csv``/``.tsv`` (a header row) and ``.parquet``.  The output format follows the
 suffix of ``--out``: ``.jsonl`` (one line per record: ``{"id", "entities"}``, plus the fields named by
 ``--keep-fields``, copied as they are), ``.csv`` (one row per entity: id, type, start, end, text, score,
@@ -20,13 +20,15 @@ grow with the input.  Output is written in input order.  After each chunk the
 output is flushed and a sidecar ``OUT.progress.json`` records how far the inputs
 were read and how long the output was; running the same command again after an
 interruption (Ctrl-C, a kill, a crash) cuts the output back to that point and
-goes on from there, so every record is written exactly once.  A malformed record
-(bad JSON, a missing text column, too many characters) is reported with its line
+goes on from there, so every record is written exactly once (the progress file is checked against the
+inputs and the output first: anything that does not fit is refused).  A malformed record
+(bad JSON, nesting too deep, a missing text column, too many characters) is reported with its line
 and skipped; ``--strict`` stops at the first one instead.  Texts and ids follow the decoding rule of every
 entry point (:mod:`ner.textio`): a byte that is not part of a character (logged with its line) and a lone
 surrogate (a JSON ``"\\ud800"``) become U+FFFD, one for one.
 
-The modules: :mod:`~ner.batch.sources` (finding inputs, reading records from a cursor, chunks),
+The modules: :mod:`~ner.batch.files` (finding inputs: regular files only; encodings and line ends),
+:mod:`~ner.batch.sources` (reading records from a cursor, chunks),
 :mod:`~ner.batch.writers` (JSONL, CSV, Parquet), :mod:`~ner.batch.progress` (the resumable state, figures, bar),
 :mod:`~ner.batch.local` (the run over worker processes), :mod:`~ner.batch.ray` (Ray actors for the run, and
 :func:`annotate` for Ray Datasets) and :mod:`~ner.batch.cli` (``ner-batch``).

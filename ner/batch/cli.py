@@ -37,8 +37,11 @@ def build_parser(prog: str = "python -m ner.batch") -> argparse.ArgumentParser:
                     f"of a worker and of each commit (default {CHUNK_CHARS})")
     ap.add_argument("--max-chars", type=int, default=MAX_CHARS, help=f"longest record in characters; longer ones "
                     f"are reported and skipped (default {MAX_CHARS})")
-    ap.add_argument("--encoding", default="utf-8", help="encoding of JSONL and CSV inputs (default utf-8; .txt "
-                    "files are detected one by one)")
+    ap.add_argument("--encoding", default="auto", help="encoding of JSONL and CSV inputs (default auto: detected "
+                    "per file from its byte-order mark or its first 64 KiB, as .txt files are; or name one, e.g. "
+                    "gb18030)")
+    ap.add_argument("--follow-symlinks", action="store_true", help="in a folder input, also read .txt files "
+                    "through symbolic links that lead out of it (default: skipped with a warning)")
     ap.add_argument("--strict", action="store_true", help="stop at the first malformed record instead of skipping it")
     ap.add_argument("--overwrite", action="store_true", help="replace an existing output instead of resuming it")
     ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None,
@@ -86,7 +89,7 @@ def _run_logged(args, opts: BatchOptions) -> Stats:
     the same way and resume the same way; only where the chunks are annotated differs."""
     kwargs = dict(workers=args.workers, threads=args.threads, model=args.model, precision=args.precision, opts=opts,
                   fmt=args.format, batch_size=args.batch_size, chunk_chars=args.chunk_chars, strict=args.strict,
-                  overwrite=args.overwrite, progress=not args.quiet)
+                  overwrite=args.overwrite, progress=not args.quiet, follow_symlinks=args.follow_symlinks)
     runner = run
     if args.engine == "ray":
         from .ray import run_files

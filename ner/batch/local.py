@@ -6,15 +6,17 @@ import collections
 import logging
 import os
 import signal
+import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from .progress import (PROGRESS_VERSION, Stats, fingerprint, prepare_output, progress_bar, progress_path,
-                       save_progress)
-from .sources import CHUNK_CHARS, BatchError, BatchOptions, Chunk, Cursor, StrictStop, find_sources, read_chunks
-from .writers import WRITERS, check_keep_fields, output_format
+from .progress import (FIGURES, PROGRESS_VERSION, Figures, Stats, fingerprint, prepare_output, progress_bar,
+                       progress_path, save_progress)
+from .files import Source, find_sources, open_stream
+from .sources import CHUNK_CHARS, BatchError, BatchOptions, Chunk, Cursor, StrictStop, read_chunks
+from .writers import WRITERS, check_keep_fields, file_mark, output_format, parts_dir
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +32,31 @@ class WorkerDied(BrokenProcessPool):
     """A worker of a pool that is not a process pool (a Ray actor) died with a chunk in hand."""
 
 
-def _init_worker(model: str | None, options: dict) -> None:
-    """Each worker process loads the model once; Ctrl-C is the parent's to handle (it stops the pool)."""
+def _init_worker(model: str | None, options: dict, parent: int) -> None:
+    """Each worker process loads the model once; Ctrl-C is the parent's to handle (it stops the pool), and the
+    worker dies with its parent (:func:`die_with_parent`)."""
     global _worker_rec
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import ner
 
     _worker_rec = ner.load(model, **options)
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies, even by ``kill -9`` (Linux: ``prctl
+    PR_SET_PDEATHSIG``); exit at once if the parent ``parent`` is already gone.  Elsewhere a no-op: the pool's
+    own pipes end an idle worker there."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_PDEATHSIG = 1
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        log.warning("could not ask to die with the parent process (errno %d)", ctypes.get_errno())
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _annotate(texts: list[str]) -> list[list[dict]]:
@@ -58,6 +78,26 @@ def annotate_texts(rec, texts: list[str], call_chars: int = CALL_CHARS) -> list[
             found += [[e.to_dict() for e in ents] for ents in rec.recognize_batch(texts[start:end])]
             start, size = end, 0
     return found
+
+
+def check_output_is_no_input(out: Path, sources: list[Source]) -> None:
+    """Refuse an output (or its progress file, or its folder of parts) that is one of the inputs: the same
+    path, a symbolic link to it or a hard link of it, before anything is opened for writing."""
+    inputs = {(st.st_dev, st.st_ino): s.name for s in sources for st in [s.path.stat()]}
+    progress = progress_path(out)
+    for path in (out, progress, out.with_name(out.name + ".tmp"), progress.with_name(progress.name + ".tmp")):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in inputs:
+            raise BatchError(f"--out {str(out)!r} would write over the input {inputs[(st.st_dev, st.st_ino)]!r}; "
+                             f"choose another --out")
+    parts = parts_dir(out).resolve()
+    for s in sources:
+        if s.path.resolve().is_relative_to(parts):
+            raise BatchError(f"the input {s.name!r} is inside {parts_dir(out).name}, the output's working folder; "
+                             f"choose another --out")
 
 
 def usable_cores() -> int:
@@ -88,18 +128,23 @@ class InProcess:
 def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None, threads: int | None = None,
         model: str | None = None, precision: str = "int8", opts: BatchOptions = BatchOptions(), fmt: str | None = None,
         strict: bool = False, overwrite: bool = False, progress: bool = True, chunk_chars: int = CHUNK_CHARS,
-        batch_size: int = BATCH_SIZE, make_pool=None) -> Stats:
+        batch_size: int = BATCH_SIZE, make_pool=None, follow_symlinks: bool = False) -> Stats:
     """Annotate every record of ``inputs`` into ``out``, resuming an interrupted run of the same command.
 
     ``workers`` processes (default: one per usable core; 0 = in this process) each
     run an ONNX Runtime session of ``threads`` threads (default: cores // workers).
     ``make_pool(workers, model, options)``, when given, makes the pool instead (``submit(fn, texts)`` -> a
     future, ``shutdown``): :class:`ner.batch.ray.RayPool` for ``--engine ray``.
-    Raises :class:`BatchError` for unusable inputs or options, at the first malformed record when ``strict``,
-    and when a worker dies (killed, out of memory); ``KeyboardInterrupt`` leaves a resumable run.
+    Raises :class:`BatchError` for unusable inputs or options (an output that is one of the inputs, a
+    progress file that does not match the output), at the first malformed record when ``strict``, and when a
+    worker dies (killed, out of memory); ``KeyboardInterrupt`` leaves a resumable run.
     """
     out = Path(out)
-    sources = find_sources(inputs)
+    sources = find_sources(inputs, follow_symlinks)
+    check_output_is_no_input(out, sources)
+    for src in sources:
+        if src.kind in ("jsonl", "csv"):
+            open_stream(src, opts.encoding)  # an unreadable encoding stops the run before anything is written
     fmt = output_format(out, fmt)
     if opts.max_chars < 1:
         raise BatchError(f"--max-chars must be at least 1, not {opts.max_chars}")
@@ -110,13 +155,12 @@ def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None
         raise BatchError(f"--workers must be 0 (in this process) or more, not {workers}")
     threads = threads or max(1, cores // max(1, workers))
     mark = fingerprint(sources, fmt, opts, model, precision)
-    state = prepare_output(out, mark, overwrite)
-    if state and state.get("done"):
+    state = prepare_output(out, mark, overwrite, sources, fmt, opts.encoding)
+    total = Figures(**{k: state[k] for k in FIGURES}) if state else Figures()
+    stats = Stats(total=total, resumed=state is not None, workers=workers, threads=threads)
+    if state and state["done"]:
         log.info("%s is already complete (%d records); nothing to do", out, state["records"])
-        return Stats(records=state["records"], skipped=state["skipped"], resumed=True, workers=workers,
-                     threads=threads)
-    stats = Stats(records=(state or {}).get("records", 0), skipped=(state or {}).get("skipped", 0),
-                  resumed=state is not None, workers=workers, threads=threads)
+        return stats
     source, cursor = (state["source"], Cursor(*state["cursor"])) if state else (0, Cursor())
     writer = WRITERS[fmt](out, state["output"] if state else None)
     options = {"precision": precision, "threads": threads, "batch_size": batch_size}
@@ -130,24 +174,21 @@ def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None
 
         # spawn: a fresh interpreter per worker, never a fork of a process with threads and open sessions
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(model, options))
+                                   initializer=_init_worker, initargs=(model, options, os.getpid()))
     bar = progress_bar(sum(s.path.stat().st_size for s in sources), progress)
     pending: collections.deque[tuple[Chunk, Future]] = collections.deque()
     t0 = time.perf_counter()
 
     def commit(chunk: Chunk, found: list[list[dict]]) -> None:
         writer.write(chunk.records, found)
-        stats.records += len(chunk.records)
-        stats.skipped += chunk.skipped
-        stats.entities += sum(len(f) for f in found)
-        stats.chars += chunk.chars
+        stats.add(len(chunk.records), chunk.skipped, sum(len(f) for f in found), chunk.chars)
         save_progress(progress_path(out), {
             "version": PROGRESS_VERSION, "fingerprint": mark, "source": chunk.source,
-            "cursor": [chunk.cursor.offset, chunk.cursor.ordinal, chunk.cursor.line], "records": stats.records,
-            "skipped": stats.skipped, "output": writer.commit(), "done": False})
+            "cursor": [chunk.cursor.offset, chunk.cursor.ordinal, chunk.cursor.line], **stats.total.to_dict(),
+            "output": writer.commit(), "done": False})
         if bar is not None:
             bar.update(chunk.done_bytes - bar.n)
-            rate = stats.chars / max(1e-9, time.perf_counter() - t0)
+            rate = stats.this_run.chars / max(1e-9, time.perf_counter() - t0)
             bar.set_postfix_str(f"{stats.records:,} records, {rate / 1000:.1f}k chars/s", refresh=False)
 
     try:
@@ -166,10 +207,10 @@ def run(inputs: list[str | Path], out: str | Path, *, workers: int | None = None
             done, fut = pending.popleft()
             commit(done, fut.result())
         writer.finish()
+        writer.close()
         stats.seconds = time.perf_counter() - t0
         save_progress(progress_path(out), {"version": PROGRESS_VERSION, "fingerprint": mark, "done": True,
-                                            "records": stats.records, "skipped": stats.skipped,
-                                            "stats": stats.to_dict()})
+                                            **stats.total.to_dict(), "output": file_mark(out)})
     except BrokenProcessPool as exc:  # the chunks it held were never committed: resuming writes them once
         why = str(exc) if isinstance(exc, WorkerDied) else "a worker died (killed, or out of memory)"
         raise BatchError(f"{why}; the {stats.records} records before its chunk are written: run the same command "

@@ -10,19 +10,18 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import re
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .._optional import require
-from ..errors import NerError
-from ..textio import well_formed
+from ..errors import BatchError, StrictStop
+from ..textio import decode_bytes, well_formed
+from .files import SURROGATE, Source, Stream, decode, lines, open_stream
 
 log = logging.getLogger(__name__)
 
-#: Input kinds by file suffix.
-KINDS = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
 #: Default limits: characters of one record (as the server's NER_MAX_CHARS), and the size of one chunk.
 MAX_CHARS = 100_000
 CHUNK_CHARS = 50_000
@@ -33,15 +32,6 @@ LINE_SLACK = 64 * 1024
 ID_FIELD = "id"
 #: What a record's id may be: a JSON scalar, kept as it was in a JSONL input.
 RecordId = str | int | float | bool
-_SURROGATE = re.compile("[\udc80-\udcff]")
-
-
-class BatchError(NerError):
-    """A batch run that cannot start or go on; the message says what to change."""
-
-
-class StrictStop(BatchError):
-    """``--strict``: the run stopped at a malformed record (everything before it is written)."""
 
 
 @dataclass(frozen=True)
@@ -63,15 +53,6 @@ class Malformed:
 
 
 @dataclass(frozen=True)
-class Source:
-    """One input file; ``name`` (the path as given) prefixes the default ids ``name:1``, ``name:2``..."""
-
-    path: Path
-    kind: str
-    name: str
-
-
-@dataclass(frozen=True)
 class Cursor:
     """How far one source was read: byte offset (row for Parquet), records seen, lines read."""
 
@@ -88,36 +69,14 @@ class BatchOptions:
     #: the id field; None: the record's "id" field when it has one, else INPUT:N
     id_column: str | None = None
     max_chars: int = MAX_CHARS
-    encoding: str = "utf-8"
+    #: of JSONL and CSV inputs: "auto" detects it per file (byte-order mark, then the detector), as for .txt
+    encoding: str = "auto"
     #: input fields copied into each output record (JSONL output)
     keep_fields: tuple[str, ...] = ()
 
     @property
     def max_line_bytes(self) -> int:
         return 4 * self.max_chars + LINE_SLACK
-
-
-def find_sources(inputs: list[str | Path]) -> list[Source]:
-    """Each input file, and each ``.txt`` file under an input folder (sorted), in the order given."""
-    sources: list[Source] = []
-    for given in inputs:
-        path = Path(given)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".txt")
-            if not files:
-                raise BatchError(f"folder {str(given)!r} holds no .txt files")
-            sources += [Source(p, "txt", str(Path(given) / p.relative_to(path))) for p in files]
-        elif path.is_file():
-            kind = KINDS.get(path.suffix.lower())
-            if kind is None:
-                raise BatchError(f"{str(given)!r}: unknown input type {path.suffix!r}; "
-                                 f"use one of {', '.join(sorted(KINDS))} or a folder of .txt files")
-            sources.append(Source(path, kind, str(given)))
-        else:
-            raise BatchError(f"input {str(given)!r} does not exist")
-    if not sources:
-        raise BatchError("no inputs given")
-    return sources
 
 
 def read_source(src: Source, start: Cursor, opts: BatchOptions) -> Iterator[tuple[Cursor, Record | Malformed]]:
@@ -134,9 +93,15 @@ def _read_txt(src: Source, start: Cursor, opts: BatchOptions):
     if size > opts.max_line_bytes:
         yield done, Malformed(src.name, f"{size} bytes is more than --max-chars {opts.max_chars} characters can take")
         return
-    from ..textio import decode_bytes
-
-    text, encoding, confident = decode_bytes(src.path.read_bytes())
+    with open(src.path, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            yield done, Malformed(src.name, "not a regular file")
+            return
+        data = fh.read(opts.max_line_bytes + 1)
+    if len(data) > opts.max_line_bytes:
+        yield done, Malformed(src.name, f"it grew past what --max-chars {opts.max_chars} characters can take")
+        return
+    text, encoding, confident = decode_bytes(data)
     if not confident:
         log.warning("%s: the encoding is a guess (%s)", src.name, encoding)
     yield done, _checked(Record(src.name, text), src.name, opts)
@@ -148,30 +113,14 @@ def _checked(rec: Record, where: str, opts: BatchOptions) -> Record | Malformed:
     return rec
 
 
-def _lines(fh, offset: int, limit: int) -> Iterator[tuple[int, bytes | None]]:
-    """``(offset after it, line)`` of a binary file from ``offset``; a line over ``limit`` bytes is read past
-    in bounded pieces and given as None, so one huge line never sits in memory whole."""
-    fh.seek(offset)
-    while True:
-        line = fh.readline(limit + 1)
-        if not line:
-            return
-        offset += len(line)
-        if len(line) > limit and not line.endswith(b"\n"):
-            while line and not line.endswith(b"\n"):
-                line = fh.readline(1 << 20)
-                offset += len(line)
-            yield offset, None
-        else:
-            yield offset, line
-
-
 def _read_jsonl(src: Source, start: Cursor, opts: BatchOptions):
     ordinal, line_no = start.ordinal, start.line
+    stream = open_stream(src, opts.encoding)
     with open(src.path, "rb") as fh:
-        for offset, line in _lines(fh, start.offset, opts.max_line_bytes):
+        for offset, line in lines(fh, max(start.offset, stream.bom), opts.max_line_bytes, stream.newline):
             line_no += 1
-            if line is not None and not line.strip():
+            decoded = "" if line is None else decode(line, stream.encoding)
+            if line is not None and not decoded.strip():
                 continue  # blank lines are not records
             ordinal += 1
             where = f"{src.name} line {line_no}"
@@ -180,12 +129,14 @@ def _read_jsonl(src: Source, start: Cursor, opts: BatchOptions):
                 yield cursor, Malformed(where, f"the line is over {opts.max_line_bytes} bytes (--max-chars "
                                                f"{opts.max_chars})")
                 continue
-            decoded = line.decode(opts.encoding, "surrogateescape")
-            _warn_unreadable(decoded, where, opts)
+            _warn_unreadable(decoded, where, stream.encoding)
             try:
                 obj = json.loads(decoded)
-            except ValueError as exc:
+            except ValueError as exc:  # bad syntax or escapes, an integer of more than 4,300 digits
                 yield cursor, Malformed(where, f"not valid JSON ({exc})")
+                continue
+            except RecursionError:
+                yield cursor, Malformed(where, "not valid JSON (nested too deeply to read)")
                 continue
             if not isinstance(obj, dict):
                 yield cursor, Malformed(where, f"a JSON {type(obj).__name__}, not an object with a "
@@ -213,22 +164,29 @@ def _field_record(get, src: Source, ordinal: int, where: str, opts: BatchOptions
     if isinstance(rid, str):
         rid = well_formed(rid)
     fields = tuple((name, get(name)) for name in opts.keep_fields)
+    for name, value in fields:
+        if isinstance(value, (dict, list)):
+            try:
+                json.dumps(value, ensure_ascii=False)
+            except (RecursionError, ValueError):
+                return Malformed(where, f"the field {name!r} is nested too deeply to be written back")
     return _checked(Record(rid, well_formed(text), fields), where, opts)
 
 
-def _warn_unreadable(decoded: str, where: str, opts: BatchOptions) -> None:
-    """Log how many bytes of a record were not ``opts.encoding`` (each becomes U+FFFD)."""
-    bad = len(_SURROGATE.findall(decoded))
+def _warn_unreadable(decoded: str, where: str, encoding: str) -> None:
+    """Log how many bytes of a record were not ``encoding`` (each becomes U+FFFD)."""
+    bad = len(SURROGATE.findall(decoded))
     if bad:
         log.warning("%s: %d byte(s) that are not %s text read as U+FFFD (set --encoding if the file is in "
-                    "another encoding)", where, bad, opts.encoding)
+                    "another encoding)", where, bad, encoding)
 
 
 def _read_csv(src: Source, start: Cursor, opts: BatchOptions):
     csv.field_size_limit(opts.max_line_bytes)
     delimiter = "\t" if src.path.suffix.lower() == ".tsv" else ","
+    stream = open_stream(src, opts.encoding)
     with open(src.path, "rb") as fh:
-        lines = _CsvLines(fh, opts)
+        lines = _CsvLines(fh, opts, stream)
         try:
             header = next(csv.reader(lines.read(0, 0), delimiter=delimiter))
         except StopIteration:
@@ -259,7 +217,7 @@ def _read_csv(src: Source, start: Cursor, opts: BatchOptions):
             if problem is not None:
                 yield cursor, Malformed(where, problem)
                 continue
-            _warn_unreadable("".join(row), where, opts)
+            _warn_unreadable("".join(row), where, lines.stream.encoding)
             yield cursor, _field_record(dict(zip(header, row)).get, src, ordinal, where, opts)
 
 
@@ -269,24 +227,21 @@ class _CsvLines:
     An undecodable byte stays a lone surrogate (``surrogateescape``) so its record can be reported; a line over
     the limit is replaced by an empty one and noted in ``problem``."""
 
-    def __init__(self, fh, opts: BatchOptions):
-        self.fh, self.opts = fh, opts
+    def __init__(self, fh, opts: BatchOptions, stream: Stream):
+        self.fh, self.opts, self.stream = fh, opts, stream
         self.offset = self.line = 0
         self.problem: str | None = None
 
     def read(self, offset: int, line: int) -> Iterator[str]:
         self.line = line
         # a byte-order mark at the start of the file is not part of the first column's name
-        encoding = "utf-8-sig" if offset == 0 and self.opts.encoding.lower().replace("_", "-") == "utf-8" \
-            else self.opts.encoding
-        for end, raw in _lines(self.fh, offset, self.opts.max_line_bytes):
+        for end, raw in lines(self.fh, max(offset, self.stream.bom), self.opts.max_line_bytes, self.stream.newline):
             self.offset, self.line = end, self.line + 1
             if raw is None:
                 self.problem = f"the line is over {self.opts.max_line_bytes} bytes (--max-chars {self.opts.max_chars})"
                 yield "\n"
             else:
-                yield raw.decode(encoding, "surrogateescape")
-            encoding = self.opts.encoding
+                yield decode(raw, self.stream.encoding)
 
 
 def _read_parquet(src: Source, start: Cursor, opts: BatchOptions):

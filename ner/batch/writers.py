@@ -5,6 +5,7 @@ that point (a byte length, or a count of Parquet parts).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -16,6 +17,8 @@ from .sources import BatchError, BatchOptions, Record
 
 #: Output formats by the suffix of ``--out``.
 FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+#: Bytes at the end of a committed output whose checksum the progress file keeps.
+TAIL_BYTES = 4096
 #: Columns of the CSV output: one row per entity.
 CSV_COLUMNS = ["id", "type", "start", "end", "text", "score", "source"]
 
@@ -57,7 +60,7 @@ class _AppendWriter(Writer):
     def commit(self) -> dict:
         self.fh.flush()
         os.fsync(self.fh.fileno())
-        return {"bytes": self.fh.tell()}
+        return file_mark(self.path, self.fh.tell())
 
     def close(self) -> None:
         self.fh.close()
@@ -115,7 +118,8 @@ class ParquetWriter(Writer):
         self.count += 1
 
     def commit(self) -> dict:
-        return {"parts": self.count}
+        last = self.parts / f"part-{self.count - 1:07d}.parquet"
+        return {"parts": self.count, "tail": file_mark(last)["tail"] if self.count else ""}
 
     def finish(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -127,6 +131,47 @@ class ParquetWriter(Writer):
 
 
 WRITERS: dict[str, type[Writer]] = {"jsonl": JsonlWriter, "csv": CsvWriter, "parquet": ParquetWriter}
+
+
+def file_mark(path: Path, size: int | None = None) -> dict:
+    """``{"bytes": size, "tail": checksum}`` of the first ``size`` bytes of ``path`` (default: all of it): the
+    checksum covers their last :data:`TAIL_BYTES`, so checking a resumed output reads 4 KiB, not the whole."""
+    with open(path, "rb") as fh:
+        if size is None:
+            size = os.fstat(fh.fileno()).st_size
+        fh.seek(max(0, size - TAIL_BYTES))
+        tail = fh.read(min(size, TAIL_BYTES))
+    return {"bytes": size, "tail": hashlib.sha256(tail).hexdigest()}
+
+
+def check_output(fmt: str, out: Path, output: object) -> None:
+    """Raise :class:`BatchError` unless ``out`` holds what a progress file's ``output`` says was committed:
+    at least that many bytes (never extended with a hole), ending as they ended; or the Parquet parts."""
+    if fmt == "parquet" and isinstance(output, dict) and "parts" in output:
+        count, tail = output.get("parts"), output.get("tail")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0 or not isinstance(tail, str):
+            raise BatchError("its output field is not a count of parts")
+        for i in range(count):
+            if not (parts_dir(out) / f"part-{i:07d}.parquet").is_file():
+                raise BatchError(f"part {i} of the output is missing")
+        if count and file_mark(parts_dir(out) / f"part-{count - 1:07d}.parquet")["tail"] != tail:
+            raise BatchError("the last part of the output is not the one written")
+        return
+    if not isinstance(output, dict) or set(output) != {"bytes", "tail"}:
+        raise BatchError("its output field is not the size and checksum of an output")
+    size, tail = output["bytes"], output["tail"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0 or not isinstance(tail, str):
+        raise BatchError("its output size is not a size")
+    have = out.stat().st_size if out.is_file() else 0
+    if have < size:
+        raise BatchError(f"it records {size:,} bytes written, the output has {have:,}")
+    if size and file_mark(out, size)["tail"] != tail:
+        raise BatchError(f"the output's first {size:,} bytes are not the ones written")
+    if size:
+        with open(out, "rb") as fh:
+            fh.seek(size - 1)
+            if fh.read(1) != b"\n":
+                raise BatchError(f"the output's first {size:,} bytes end inside a record")
 
 
 def parts_dir(out: Path) -> Path:

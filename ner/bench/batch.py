@@ -110,7 +110,7 @@ def run_config(corpus: Path, args: list[str], work: Path) -> dict:
     sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-2000:]}")
-    stats = json.loads(stdout.strip().splitlines()[-1])
+    stats = json.loads(stdout.strip().splitlines()[-1])["this_run"]
     return {**stats, "wall_seconds": round(time.perf_counter() - t0, 1), "peak_rss_mb_all_processes": round(peak[0])}
 
 
