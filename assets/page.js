@@ -51,9 +51,11 @@
     });
   };
   // Gradio hides the footer's "Use via API or MCP" link on screens under 640 px; the page keeps it (its CSS file
-  // is scoped to Gradio's container, which the footer is outside of, hence a style element of its own).
+  // is scoped to Gradio's container, which the footer is outside of, hence a style element of its own).  Gradio
+  // also ends the footer with a divider that divides nothing (after its hidden "Stop Recording" button): gone.
   const keepApiLink = document.createElement("style");
-  keepApiLink.textContent = "@media (max-width: 640px) { footer .show-api, footer .show-api-divider { display: flex !important; } }";
+  keepApiLink.textContent = "@media (max-width: 640px) { footer .show-api { display: flex !important; } }\n" +
+    "footer .divider:last-child { display: none !important; }";
   document.head.appendChild(keepApiLink);
   translate([document]);
   new MutationObserver((changes) => {
