@@ -7,7 +7,7 @@
   // Gradio writes a toast's title as its English type ("Error", "Warning"...) in every locale: Chinese ones here.
   const titles = { Error: "错误", Warning: "警告", Info: "提示", Success: "完成" };
   // What the user typed, shown back (the highlight, the table's cells): never rewritten, whatever it holds.
-  const USER_TEXT = "#highlight .textfield, #entity-table tbody";
+  const USER_TEXT = "#highlight .textfield, #entity-table [role=gridcell], #entity-table tbody";
   const MARK = "__i18n__";
   // Gradio leaves the keys of gr.I18n untranslated in two places: example labels (cut to a few characters, so
   // found by their position) and the table's column names; they are written here in the page's language.
