@@ -72,13 +72,23 @@ def t(key: str) -> Any:
     return I18nData(key)
 
 
+#: Gradio's own strings that its Chinese locale lacks (its page then shows the key, e.g. "common.complete" in the
+#: status it announces to screen readers when an event completes), with the English of its English locale
+GRADIO_GAPS: dict[str, tuple[str, str]] = {
+    "common.complete": ("完成", "Complete"),
+    "common.progress": ("进度", "Progress"),
+    "status.queue_position": ("排队中：第 {position} 位，共 {size} 位", "In queue: {position} of {size}"),
+}
+
+
 def translations(extra: Mapping[str, tuple[str, str]] | None = None) -> "gr.I18n":
-    """The page's ``gr.I18n``: :data:`STRINGS` plus ``extra`` (strings made from the model's settings).
+    """The page's ``gr.I18n``: :data:`STRINGS` plus ``extra`` (strings made from the model's settings), and the
+    :data:`GRADIO_GAPS` of Gradio's own.
 
     Chinese is registered as ``zh`` (so ``zh-CN``, ``zh-TW``... find it) and English as ``en``."""
     import gradio as gr
 
-    strings = {**STRINGS, **(extra or {})}
+    strings = {**GRADIO_GAPS, **STRINGS, **(extra or {})}
     return gr.I18n(zh={k: zh for k, (zh, _) in strings.items()}, en={k: en for k, (_, en) in strings.items()})
 
 

@@ -62,5 +62,22 @@ def test_batch_writes_csv_through_the_one_writer(tmp_path):
     src.write_text('{"id": "@x", "text": "张三在北京。"}\n', encoding="utf-8")
     batch.run([src], tmp_path / "out.csv", workers=0, opts=BatchOptions(id_column="id"), progress=False)
     raw = (tmp_path / "out.csv").read_bytes()
-    assert raw.startswith(b"id,type,start,end,text,score,source\r\n")
+    assert raw.startswith(b"id,text,type,start,end,score,source\r\n")
     assert b"\n'@x," in raw
+
+
+def test_every_csv_has_one_column_order(tmp_path, toy_dir):
+    """The page's download, ``python -m ner --format csv`` and ``ner-batch``: the entity's fields in one order
+    (``Entity.to_dict``'s), a batch row led by its record's id."""
+    import ner
+
+    text = "张三在北京工作。"
+    page = list(csv.reader(io.StringIO(view.to_csv(ner.load(toy_dir).recognize(text)), newline="")))
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "d1", "text": "%s"}\n' % text, encoding="utf-8")
+    batch.run([src], tmp_path / "out.csv", workers=0, progress=False, model=str(toy_dir),
+              opts=BatchOptions(id_column="id"))
+    rows = list(csv.reader(io.StringIO((tmp_path / "out.csv").read_text(encoding="utf-8"), newline="")))
+    assert page[0] == csvout.ENTITY_FIELDS == list(ner.Entity(0, 2, "PER", "张三", 1.0).to_dict())
+    assert rows[0] == batch.CSV_COLUMNS == ["id", *csvout.ENTITY_FIELDS]
+    assert [r[1:] for r in rows[1:]] == page[1:] and {r[0] for r in rows[1:]} == {"d1"}

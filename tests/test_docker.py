@@ -1,5 +1,6 @@
-"""The Dockerfile, followed without Docker (no registry here): its COPY lines into a fresh folder, its RUN lines in
-a fresh virtual environment, its CMD on a loopback port, then its HEALTHCHECK command and one real request."""
+"""The Dockerfile, followed without Docker (no registry here): each stage's COPY lines into a fresh folder of its own,
+its RUN lines in a fresh virtual environment, its CMD on a loopback port, then its HEALTHCHECK command, one real
+request and the CRF decoder the image runs."""
 import fnmatch
 import json
 import os
@@ -43,8 +44,22 @@ def healthcheck_command(args: str) -> str:
     return args[args.index("CMD ") + len("CMD "):].strip()
 
 
-def ignored(name: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(name, p.removeprefix("**/")) for p in patterns)
+def ignored(path: str, patterns: list[str]) -> bool:
+    """Whether .dockerignore leaves ``path`` (relative to the context, "/"-separated) out of the build context."""
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(name, p.removeprefix("**/")) for p in patterns)
+
+
+def copy_into(rel: str, target: Path, patterns: list[str]) -> None:
+    """The build context's ``rel`` (a file or folder) to ``target``, without what .dockerignore names."""
+    src = ROOT / rel
+    if src.is_dir():
+        shutil.copytree(src, target, symlinks=True, dirs_exist_ok=True,
+                        ignore=lambda d, names: [n for n in names if ignored(
+                            (Path(d).relative_to(ROOT) / n).as_posix(), patterns)])
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target / src.name if target.is_dir() else target)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +70,8 @@ def dockerfile():
 def test_dockerfile_is_the_conventional_one_click_image(dockerfile):
     words = [w for w, _ in dockerfile]
     args = dict(dockerfile[::-1])  # the first of each instruction wins
-    assert args["FROM"].startswith("python:") and args["FROM"].endswith("-slim")
+    image = [a for w, a in dockerfile if w == "FROM"][-1]  # the last stage is the image
+    assert image.startswith("python:") and image.endswith("-slim")
     env = {k: v for w, a in dockerfile if w == "ENV" for k, v in env_of(a).items()}
     assert env["GRADIO_SERVER_NAME"] == "0.0.0.0"
     user = [a for w, a in dockerfile if w == "USER"]
@@ -63,8 +79,11 @@ def test_dockerfile_is_the_conventional_one_click_image(dockerfile):
     assert "/healthz" in healthcheck_command(args["HEALTHCHECK"])
     assert json.loads(args["CMD"]) == ["python", "app.py"]
     assert "pip install -r requirements.txt" in [a for w, a in dockerfile if w == "RUN"]
-    copied = [shlex.split(a)[0] for w, a in dockerfile if w == "COPY"]
+    copied = [[x for x in shlex.split(a) if not x.startswith("--")][0] for w, a in dockerfile if w == "COPY"]
     assert "models" in copied and "app.py" in copied  # the model is inside the image
+    # the compiled CRF decoder is built in a stage of its own, and the build fails if the image would not run it
+    assert any(w == "FROM" and " AS " in a.upper() for w, a in dockerfile[:-1])
+    assert any("ner.crf.KERNEL != 'c'" in a for w, a in dockerfile if w == "RUN")
 
 
 @pytest.mark.slow
@@ -78,29 +97,35 @@ def test_the_dockerfile_commands_install_and_serve_in_a_fresh_venv(dockerfile, t
         pytest.skip("no package index is reachable for pip install -r requirements.txt")
     patterns = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
                 if p.strip() and not p.startswith("#")]
-    image = tmp_path / "image"
-    workdir = image
+    stages: dict[str, Path] = {}  # each stage's root folder, by name
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    env = {"PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path / "home"),
-           "VIRTUAL_ENV": str(venv)}
+    base_env = {"PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path / "home"),
+                "VIRTUAL_ENV": str(venv)}
     (tmp_path / "home").mkdir()
     server = None
     try:
         for word, args in dockerfile:
-            if word == "ENV":
+            if word == "FROM":  # a new stage: its own folder and environment
+                name = args.split()[-1] if " AS " in args.upper() else f"stage{len(stages)}"
+                root = workdir = tmp_path / "stages" / name
+                root.mkdir(parents=True)
+                stages[name], env = root, dict(base_env)
+            elif word == "ENV":
                 env.update(env_of(args))
             elif word == "WORKDIR":
-                workdir = image / args.lstrip("/")
+                workdir = root / args.lstrip("/")
                 workdir.mkdir(parents=True, exist_ok=True)
             elif word == "COPY":
-                src, dest = shlex.split(args)[-2:]
-                target = workdir / dest
-                if (ROOT / src).is_dir():
-                    shutil.copytree(ROOT / src, target, ignore=lambda d, names: [n for n in names
-                                                                                 if ignored(n, patterns)])
-                else:
-                    shutil.copy2(ROOT / src, target)
+                parts = shlex.split(args)
+                origin = next((p.split("=", 1)[1] for p in parts if p.startswith("--from=")), None)
+                *sources, dest = [p for p in parts if not p.startswith("--")]
+                target = workdir / dest if not dest.startswith("/") else root / dest.lstrip("/")
+                for src in sources:
+                    if origin:  # from an earlier stage's folder
+                        shutil.copytree(stages[origin] / src.lstrip("/"), target, dirs_exist_ok=True)
+                    else:
+                        copy_into(src, target, patterns)
             elif word == "RUN" and not args.startswith(SYSTEM_COMMANDS):
                 env.pop("PIP_NO_CACHE_DIR", None)  # the image saves space; the test may reuse pip's cache
                 run = subprocess.run(["bash", "-c", args], cwd=workdir, env=env, capture_output=True, text=True,
@@ -126,6 +151,9 @@ def test_the_dockerfile_commands_install_and_serve_in_a_fresh_venv(dockerfile, t
         import ner
 
         assert answer["entities"] == [e.to_dict() for e in ner.recognize(samples.SEED)]
+        kernel = subprocess.run(["python", "-c", "import ner.crf; print(ner.crf.KERNEL)"], cwd=workdir, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert kernel.stdout.strip() == "c", kernel.stderr  # the app of the image decodes with the compiled kernel
     finally:
         if server is not None:
             stop(server, timeout=15)

@@ -9,6 +9,7 @@ import re
 
 import pytest
 from test_browser import ARTIFACTS, CHROMIUM, TOKENS_SPELL_JS
+from test_page import LARGE, time_result
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
 
@@ -56,6 +57,43 @@ def view(request, browser, server_url):
     page.lang, page.width = locale[:2], width
     yield page
     context.close()
+
+
+#: the boxes of the result column, each of which must be clear of the others
+RESULT_BOXES = "#counts, #downloads, #filters, #highlight, #entity-table, footer"
+#: the table's last row once its viewport is scrolled to the end: [first cell, row bottom, viewport bottom, covered cells]
+LAST_ROW_JS = """() => { const v = document.querySelector('#entity-table .virtual-table-viewport');
+    const rows = Array.from(v.querySelectorAll('.virtual-row, tbody tr')).filter(r => r.innerText.trim());
+    const row = rows[rows.length - 1], r = row.getBoundingClientRect(), b = v.getBoundingClientRect();
+    // nothing is drawn over any of its cells (Gradio's round "back to top" button was, on a phone)
+    const covered = Array.from(row.querySelectorAll('td')).filter(td => {
+        const c = td.getBoundingClientRect(), hit = document.elementFromPoint(c.x + c.width / 2, c.y + c.height / 2);
+        return !td.contains(hit); }).map(td => td.innerText);
+    return [row.innerText.split(/\\s+/)[0], r.bottom, b.top + v.clientHeight, covered]; }"""
+
+
+def last_table_row(page) -> list:
+    """Scroll the table's viewport to the end, as a thumb does until it stops (Gradio's virtual table measures its
+    rows as they are drawn, so a long one grows a little after the first flick), and the table into view;
+    :data:`LAST_ROW_JS` of what is shown then."""
+    end = None
+    for _ in range(5):
+        table = page.evaluate("""() => { const v = document.querySelector('#entity-table .virtual-table-viewport');
+            v.scrollTop = v.scrollHeight; return [v.scrollWidth, v.clientWidth, v.scrollTop]; }""")
+        assert table[0] <= table[1] + 1, table  # nothing to scroll sideways
+        page.wait_for_timeout(400)
+        if table[2] == end:
+            break
+        end = table[2]
+    page.locator("#entity-table .virtual-table-viewport").scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    return page.evaluate(LAST_ROW_JS)
+
+
+def footer_ends_with_a_link(page) -> bool:
+    """The footer's last thing shown is its API link, not a divider that divides nothing."""
+    shown = page.locator("footer").inner_text().strip()
+    return bool(shown) and not shown.endswith("·")
 
 
 def say(page, zh: str, en: str) -> str:
@@ -133,6 +171,7 @@ def test_the_page_speaks_one_language(view):
     else:
         chinese = [line for line in shown.splitlines() if CJK.search(line)]
         assert chinese == [], chinese
+    assert footer_ends_with_a_link(page), page.locator("footer").inner_html()[-600:]
     shot(page, "language")
 
 
@@ -152,21 +191,10 @@ def test_phone_layout_has_nothing_drawn_over_anything_else(view):
         const s = getComputedStyle(t); return [t.scrollHeight, t.clientHeight, s.overflowY, s.scrollbarWidth]; }""")
     assert result[0] <= result[1] or (result[2] in ("auto", "scroll") and result[3] != "none"), result
     # every row of the table can be scrolled into view, whole, with nothing to scroll sideways
-    table = page.evaluate("""() => { const v = document.querySelector('#entity-table .virtual-table-viewport');
-        v.scrollTop = v.scrollHeight; return [v.scrollWidth, v.clientWidth]; }""")
-    assert table[0] <= table[1] + 1, table
-    page.wait_for_timeout(500)
-    last = page.evaluate("""() => { const v = document.querySelector('#entity-table .virtual-table-viewport');
-        const rows = Array.from(v.querySelectorAll('.virtual-row, tbody tr')).filter(r => r.innerText.trim());
-        const row = rows[rows.length - 1], r = row.getBoundingClientRect(), b = v.getBoundingClientRect();
-        // nothing is drawn over any of its cells (Gradio's round "back to top" button was, on a phone)
-        const covered = Array.from(row.querySelectorAll('td')).filter(td => {
-            const c = td.getBoundingClientRect(), hit = document.elementFromPoint(c.x + c.width / 2, c.y + c.height / 2);
-            return !td.contains(hit); }).map(td => td.innerText);
-        return [row.innerText.split(/\\s+/)[0], r.bottom, b.top + v.clientHeight, covered]; }""")
+    last = last_table_row(page)
     assert last[0] == spans(page)[-1][0] and last[1] <= last[2] + 1 and last[3] == [], last  # the last entity, whole
     # the footer's API link stays
-    assert page.locator("footer .show-api").is_visible()
+    assert page.locator("footer .show-api").is_visible() and footer_ends_with_a_link(page)
     # an unticked type chip stays readable: its text contrasts with its background
     page.locator("#types label").first.click()
     page.wait_for_timeout(500)
@@ -184,3 +212,46 @@ def contrast(fg: str, bg: str) -> float:
 
     hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
+
+
+def test_phone_after_a_large_result_has_nothing_drawn_over_anything_else(view, server_url):
+    """5,000 characters (1,250 entities) after a short text, at 390 px: every box clear of the others, nothing to
+    scroll sideways, and the table below the long highlight reachable down to its last row."""
+    import httpx
+
+    page = view
+    if page.width > 400:
+        pytest.skip("the phone layout (390 px)")
+    total = len(httpx.post(f"{server_url}/api/v1/ner", json={"text": LARGE}, timeout=60).json()["entities"])
+    page.locator("#input-text textarea").fill("张三在北京。")
+    page.locator("#run").click()
+    page.wait_for_function(TOKENS_SPELL_JS, arg="张三在北京。", timeout=30_000)
+    time_result(page, LARGE, total)
+    page.wait_for_timeout(1200)  # the smooth scroll to the result
+    assert page.evaluate(OVERLAPS_JS, TOUCHABLE) == []
+    assert page.evaluate(OVERLAPS_JS, RESULT_BOXES) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.width
+    last = last_table_row(page)
+    assert last[0] == spans(page)[-1][0] and last[1] <= last[2] + 1 and last[3] == [], last
+    # each column's name whole, on one line
+    names = page.evaluate("""() => Array.from(document.querySelectorAll('#entity-table th .header')).map(h =>
+        [h.innerText, h.getBoundingClientRect().height / parseFloat(getComputedStyle(h).lineHeight),
+         h.scrollWidth <= h.parentElement.clientWidth + 1])""")
+    assert len(names) == 5 and all(lines < 1.5 and whole for _, lines, whole in names), names
+    box = page.locator("#entity-table").bounding_box()
+    assert box and box["width"] <= page.width and box["height"] > 100, box
+    assert page.evaluate(OVERLAPS_JS, TOUCHABLE) == []  # scrolled down to the table: still nothing over anything
+    shot(page, "phone-large")
+
+
+def test_the_status_announced_to_screen_readers_is_in_the_pages_language(view):
+    """Gradio announces a finished event in an aria-live region; its Chinese locale lacks the word (the page showed
+    the key "common.complete"): ner_app.i18n.GRADIO_GAPS supplies it."""
+    page = view
+    page.locator("#input-text textarea").fill("张三在北京。")
+    page.locator("#run").click()
+    said = page.wait_for_function("""() => Array.from(document.querySelectorAll('[aria-live], [role=status]'))
+        .map(e => e.textContent.trim()).filter(t => t && !/^(Loading|加载中)/.test(t)).join(' ') || null""",
+                                   timeout=30_000).json_value()
+    assert "common." not in said and "status." not in said, said
+    assert said == say(page, "完成", "Complete"), said

@@ -12,15 +12,15 @@ import shutil
 from pathlib import Path
 
 from .._optional import require
-from ..csvout import csv_rows
+from ..csvout import RECORD_FIELDS, csv_rows, entity_rows
 from .sources import BatchError, BatchOptions, Record
 
 #: Output formats by the suffix of ``--out``.
 FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 #: Bytes at the end of a committed output whose checksum the progress file keeps.
 TAIL_BYTES = 4096
-#: Columns of the CSV output: one row per entity.
-CSV_COLUMNS = ["id", "type", "start", "end", "text", "score", "source"]
+#: Columns of the CSV output: one row per entity, led by its record's id (the one order of :mod:`ner.csvout`).
+CSV_COLUMNS = RECORD_FIELDS
 
 
 class Writer:
@@ -80,7 +80,7 @@ class CsvWriter(_AppendWriter):
         self.write_rows([CSV_COLUMNS])
 
     def write(self, records, found):
-        self.write_rows([r.id, *(e[k] for k in CSV_COLUMNS[1:])] for r, ents in zip(records, found) for e in ents)
+        self.write_rows(row for r, ents in zip(records, found) for row in entity_rows(ents, r.id))
 
     def write_rows(self, rows) -> None:
         self.fh.write(csv_rows(rows).encode("utf-8"))
