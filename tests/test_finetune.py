@@ -29,7 +29,9 @@ def test_model_directory_is_complete(product_model):
     assert {"B-PRODUCT", "E-PRODUCT", "S-PRODUCT", "B-PER", "B-LOC"} <= set(cfg["labels"])
     assert "B-ORG" not in cfg["labels"]
     assert cfg["display_names"] == {"LOC": "地名", "PER": "人名", "PRODUCT": "产品"}
-    assert cfg["postprocess"] == {}  # the LOC/ORG split rule needs both types
+    assert "split_loc_org" not in cfg["postprocess"]  # the LOC/ORG split rule needs both types
+    # a base model that reads shape features passes them on, and with them the script-space rule (issue 28)
+    assert cfg["postprocess"].get("script_space") == bool(cfg.get("shape_features"))
     assert cfg["training"]["reused_output"] is False
     scores = json.loads((product_model / "scores.json").read_text())["dev_int8"]
     assert set(scores["per_type"]) == {"LOC", "PER", "PRODUCT"}
