@@ -56,6 +56,9 @@ class Settings:
     mcp: bool = True
     host: str = "127.0.0.1"
     port: int = 7860
+    # --- the app factory (ner_app.create_app) ---
+    #: where the app makes its own folder for uploads and downloads (GRADIO_TEMP_DIR; default: the system's)
+    temp_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -94,6 +97,7 @@ class Settings:
             mcp=_flag(env, "NER_MCP", cls.mcp),
             host=env.get("GRADIO_SERVER_NAME") or cls.host,
             port=_int(env, "GRADIO_SERVER_PORT", cls.port),
+            temp_dir=env.get("GRADIO_TEMP_DIR") or None,
         )
 
 

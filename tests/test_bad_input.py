@@ -146,11 +146,11 @@ def test_engine_failure_on_one_text_spares_its_batch_mates(toy):
     from ner_app.service import NerService
 
     service = NerService(_FailsOnBoom(toy), LIMITS)
-    (results,) = service.extract_batch(["张三在北京", "boom", "上海"])
+    (results,) = service.extract_entities(["张三在北京", "boom", "上海"])
     assert [e["text"] for e in results[0]["entities"]] == ["张三", "北京"]
     assert results[1] == {"entities": [], "error": "recognition failed inside the engine"}
     assert [e["text"] for e in results[2]["entities"]] == ["上海"]
-    (highlights,) = service.recognize_batch(["boom", "上海"])
+    (highlights,) = service.highlight_entities(["boom", "上海"])
     assert len(highlights) == 2
 
 

@@ -352,7 +352,7 @@ def test_surrogates_in_the_ui_handlers(toy, tmp_path):
     service = NerService(toy, Settings(), export_dir=tmp_path)
     highlight, rows, *_ = service.analyze("\ud800张三在北京\udc00")
     assert highlight["text"] == "\ufffd张三在北京\ufffd" and [r[:4] for r in rows["data"]][0] == ["张三", "PER", 1, 3]
-    (extracted,) = service.extract_batch(["\ud800张三", "北京"])
+    (extracted,) = service.extract_entities(["\ud800张三", "北京"])
     assert [e["start"] for e in extracted[0]["entities"]] == [1] and extracted[1]["entities"][0]["text"] == "北京"
 
 
