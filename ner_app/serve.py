@@ -1,4 +1,5 @@
-"""The REST API (:func:`ner_app.rest.create_api`) as a Ray Serve deployment: replicas that each load the model once.
+"""The REST API (:func:`ner_app.create_app` without the page) as a Ray Serve deployment: replicas that each
+load the model once.
 
     serve run ner_app.serve:app                                   # 2 replicas, 1 core each, http://127.0.0.1:8000
     serve run ner_app.serve:build replicas=4 threads=2            # 4 replicas of 2 ONNX Runtime threads

@@ -8,6 +8,7 @@ import re
 import gradio as gr
 import pytest
 
+from ner.outputs import count_by_type
 from ner_app import view
 from ner_app.config import Settings
 from ner_app.page import Prefs
@@ -40,9 +41,9 @@ def token_spans(tokens: list[tuple[str, str | None]]) -> list[tuple[str, str, in
 
 
 def test_build_demo_returns_blocks_without_launching(service):
-    import app
+    from ner_app.layout import build_demo
 
-    demo = app.build_demo(service)
+    demo = build_demo(service)
     assert isinstance(demo, gr.Blocks)
     assert not demo.is_running
     fns = {fn.api_name: fn for fn in demo.fns.values()}
@@ -71,8 +72,8 @@ def test_analyze_highlights_whole_entity_spans(service):
 
 
 def test_counts_per_type_include_types_with_no_entity(service, toy):
-    assert view.count_by_type(toy.recognize(TEXT), service.types) == {"PER": 1, "LOC": 2, "ORG": 1}
-    assert view.count_by_type(toy.recognize("汉"), service.types) == {"PER": 0, "LOC": 1, "ORG": 0}
+    assert count_by_type(toy.recognize(TEXT), service.types) == {"PER": 1, "LOC": 2, "ORG": 1}
+    assert count_by_type(toy.recognize("汉"), service.types) == {"PER": 0, "LOC": 1, "ORG": 0}
 
 
 def test_colors_are_the_fixed_neon_ones(service):
@@ -373,13 +374,13 @@ def test_annotation_downloads_read_back_as_the_same_spans(service):
     text = TEXT + "\n\n我在上海。"
     highlight, _, _, _, _, doccano, label_studio, conll, shown = service.analyze_page(text, Prefs())
     want = [(e.start, e.end, e.label) for e in shown.entities]
-    assert [ex.spans for ex in formats.read(doccano, "doccano")] == [want]
-    assert [ex.spans for ex in formats.read(label_studio, "label-studio")] == [want]
-    lines = formats.read(conll, "conll")  # one sentence per non-blank line, offsets per line
-    assert [ex.text for ex in lines] == [TEXT, "我在上海。"]
-    assert [ex.spans for ex in lines] == [[s for s in want if s[1] <= len(TEXT)],
-                                          [(s - len(TEXT) - 2, e - len(TEXT) - 2, t) for s, e, t in want
-                                           if s > len(TEXT)]]
+    # every annotation format: one record per non-blank line, offsets per line (as `python -m ner --format`)
+    for path, fmt in ((doccano, "doccano"), (label_studio, "label-studio"), (conll, "conll")):
+        lines = formats.read(path, fmt)
+        assert [ex.text for ex in lines] == [TEXT, "我在上海。"]
+        assert [ex.spans for ex in lines] == [[s for s in want if s[1] <= len(TEXT)],
+                                              [(s - len(TEXT) - 2, e - len(TEXT) - 2, t) for s, e, t in want
+                                               if s > len(TEXT)]]
     assert [p.rsplit("/", 1)[-1] for p in (doccano, label_studio, conll)] == [
         "entities-doccano.jsonl", "entities-label-studio-tasks.json", "entities-conll-bio.txt"]
 

@@ -7,7 +7,7 @@ import sys
 from ner import batch, csvout
 from ner.batch import BatchOptions
 from ner.batch import cli as batch_cli
-from ner_app import view
+from ner.outputs import render
 
 from conftest import ROOT
 
@@ -52,7 +52,7 @@ def test_the_cli_and_the_page_write_the_same_csv(toy_dir):
     assert out.returncode == 0, out.stderr.decode()
     import ner
 
-    page = view.to_csv(ner.load(toy_dir).recognize(text))
+    page = render("csv", text, ner.load(toy_dir).recognize(text), "toy", ["PER", "LOC", "ORG"])
     assert out.stdout.decode("utf-8") == page
     assert page.startswith(",".join(csvout.ENTITY_FIELDS) + "\r\n")
 

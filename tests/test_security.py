@@ -28,7 +28,7 @@ from server_util import ROOT, free_port, running_server
 
 import ner
 from ner import csvout
-from ner_app import view
+from ner.outputs import render
 from ner_app.config import Settings
 from ner_app.service import NerService
 
@@ -414,7 +414,7 @@ def test_a_file_uploaded_through_the_page_is_analysed_in_chromium(live, tmp_path
 
 @pytest.mark.parametrize("cell", ["=cmd|'/C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "\x00x"])
 def test_csv_cells_starting_like_a_formula_are_neutralised(cell):
-    out = view.to_csv([ner.Entity(0, len(cell), "PER", cell, 0.5)])
+    out = render("csv", cell, [ner.Entity(0, len(cell), "PER", cell, 0.5)], "m", ["PER"])
     row = next(csv.DictReader(io.StringIO(out, newline="")))
     assert row["text"] == "'" + cell
     assert row["score"] == "0.5" and row["start"] == "0"  # numbers stay numbers
@@ -456,9 +456,9 @@ def test_files_expire_and_the_cache_stays_under_its_cap(tmp_path):
 
 
 def test_gradio_deletes_its_files_after_the_time_to_live(toy):
-    import app
+    from ner_app.layout import build_demo
 
-    demo = app.build_demo(NerService(toy, Settings(file_ttl_s=300)))
+    demo = build_demo(NerService(toy, Settings(file_ttl_s=300)))
     assert demo.delete_cache == (60, 300)
 
 
