@@ -101,8 +101,9 @@ def test_deeply_nested_json_is_a_clean_400(server_url):
 def test_null_and_non_string_through_extract(client, server_url):
     with pytest.raises(Exception, match="text must be a string, not null"):
         client.predict(None, api_name="/extract")
-    # the Textbox input coerces a number to its text, which has no entities
-    assert client.predict(42, api_name="/extract") == {"entities": []}
+    # a number is refused as REST refuses it (it used to be read as the text "42", quietly without entities)
+    with pytest.raises(Exception, match="text must be a string, not a number"):
+        client.predict(42, api_name="/extract")
     assert httpx.get(f"{server_url}/healthz").status_code == 200
 
 
