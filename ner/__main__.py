@@ -12,13 +12,14 @@ import argparse
 import os
 import sys
 
+from .commands import add_model
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ner", description="Find named entities in Chinese text.")
     ap.add_argument("text", nargs="?", help="the text; read from stdin when omitted")
     ap.add_argument("--file", help="read the text from this file (UTF-8, UTF-16, GB18030, Big5, Shift-JIS...: detected)")
-    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None,
-                    help="model directory (default: $NER_MODEL or the embedded model)")
+    add_model(ap, os.environ)
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     from .outputs import OUTPUTS
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..tags import Span
-from .corpora import default_data
+from .corpora import add_data_argument
 from .lexicon import LEXICON_FILES
 from .pretrain import MODERN, source_lines
 
@@ -231,7 +231,7 @@ def main(argv=None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ner.EMBEDDED_MODEL))
-    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
+    add_data_argument(ap, os.environ)
     ap.add_argument("--out", type=Path, default=Path("work/silver.jsonl"))
     ap.add_argument("--mined", type=Path, help="also write the names both teachers agree on (a lexicon)")
     ap.add_argument("--chars", type=int, default=2_000_000)
