@@ -17,6 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
+from ..commands import add_threads
 from ..training.corpora import CORPORA, DEV_SEED, add_data_argument, hold_out
 
 
@@ -45,7 +46,7 @@ def main(argv=None) -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--max-steps", type=int, default=0, help="stop training after this many steps (smoke runs)")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads for training")
+    add_threads(ap, 2, "torch threads for training (default: 2)")
     ap.add_argument("--repeats", type=int, default=20)
     args = ap.parse_args(argv)
     source = args.data / CORPORA["cluener"][0]
