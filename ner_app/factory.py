@@ -105,6 +105,8 @@ def _with_page(api: Any, settings: Settings, engine: Engine, notice: str | None,
     # in a request lies in its upload folder for an app that has not launched
     demo.has_launched = True
     json_tool_results(demo)  # MCP tool results as JSON text, not Python's repr
-    serve_tools(demo, engine, service.checks, ToolTurns(settings.engine_slots, settings.queue_size))
+    # MCP calls wait their turn at the engine (a waiting call is an open request, no thread): up to four times
+    # the queue's cap of them, then "busy"
+    serve_tools(demo, engine, service.checks, ToolTurns(settings.engine_slots, 4 * settings.queue_size))
     cap_queue(demo)
     return GradioRoads(app, demo, service.checks, in_flight), files, service, demo
