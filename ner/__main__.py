@@ -53,7 +53,7 @@ def main(argv=None) -> int:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
     import ner
-    from ner.settings import positive_int
+    from ner.commands import positive_int
 
     try:
         threads = positive_int(os.environ, "NER_THREADS", 0)  # 0: unset, the library's default

@@ -1,6 +1,8 @@
-"""The command-line arguments the commands share, each written once: ``--model``, ``--threads``, and every option
-whose default is a config dataclass's field (:func:`add_fields`); ``--data`` is
-:func:`ner.training.corpora.add_data_argument` (the corpora's folder belongs to training).
+"""What the commands take, each rule written once: the arguments they share (``--model``, ``--threads``, every
+option whose default is a config dataclass's field, :func:`add_fields`; ``--data`` is
+:func:`ner.training.corpora.add_data_argument`, the corpora's folder belongs to training) and the one rule for a
+positive-number value read from the environment or any string mapping (:func:`positive_int`,
+:func:`positive_seconds`).
 
 A command passes its environment in (``os.environ``): the commands are the entry points that read it.
 """
@@ -8,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 
 def add_model(ap: argparse.ArgumentParser, env: Mapping[str, str] | None = None, *, default: str | None = None,
@@ -45,3 +48,32 @@ def add_fields(ap: argparse.ArgumentParser, config: type, names: tuple[str, ...]
         else:
             ap.add_argument(flag, type=type(default), default=default,
                             help=(helps.get(name, "") + f" (default: {default})").strip())
+
+
+N = TypeVar("N", int, float)
+
+
+def _positive(env: Mapping[str, str], name: str, default: N, convert: Callable[[str], N], what: str, hint: str) -> N:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = convert(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not {what}; set it to {hint} or unset it") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}={raw} must be {what} above 0; set it to {hint} or unset it")
+    return value
+
+
+def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """``env[name]`` as a whole number of at least 1; ``default`` when it is unset or blank.
+
+    Anything else raises ``ValueError`` naming the setting, its value and what to do.
+    """
+    return _positive(env, name, default, int, "a whole number", "a positive integer")
+
+
+def positive_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """``env[name]`` as a finite number of seconds above 0; ``default`` when it is unset or blank."""
+    return _positive(env, name, default, float, "a number of seconds", "e.g. 10")

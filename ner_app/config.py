@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ner.settings import positive_int as _int
-from ner.settings import positive_seconds as _seconds
+from ner.commands import positive_int as _int
+from ner.commands import positive_seconds as _seconds
 
 MIB = 1024 * 1024
 

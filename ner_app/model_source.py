@@ -120,9 +120,9 @@ def load_engine(settings: Settings) -> tuple[EngineGate, str | None]:
     of ``NER_MODEL`` with the operator's ``NER_USER_DICT``, warmed with one call (so the first request is as
     fast as the rest) and behind an :class:`EngineGate` of ``NER_ENGINE_SLOTS`` slots; and the fallback notice."""
     options: dict = {"threads": settings.threads} if settings.threads else {}
-    rec, notice = open_model(settings.model, **options)
+    recognizer, notice = open_model(settings.model, **options)
     if settings.user_dict:
-        rec = rec.with_dictionary(settings.user_dict)  # FormatError names the file and line
-        log.info("user dictionary %s: %d entries", settings.user_dict, len(rec.dictionary or ()))
-    rec.recognize(samples.SEED)
-    return EngineGate(rec, slots=settings.engine_slots, chunk_chars=settings.engine_chunk_chars), notice
+        recognizer = recognizer.with_dictionary(settings.user_dict)  # FormatError names the file and line
+        log.info("user dictionary %s: %d entries", settings.user_dict, len(recognizer.dictionary or ()))
+    recognizer.recognize(samples.SEED)
+    return EngineGate(recognizer, slots=settings.engine_slots, chunk_chars=settings.engine_chunk_chars), notice

@@ -30,7 +30,7 @@ from ray import serve
 from starlette.middleware import Middleware
 
 from ner import samples
-from ner.settings import positive_int
+from ner.commands import positive_int
 from ner_app import create_app
 from ner_app.config import Settings
 from ner_app.guard import Guard

@@ -20,6 +20,7 @@ import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 
@@ -28,7 +29,7 @@ from .launch import running_server
 
 SEED = "张三在北京清华大学任职。"
 FIELDS = ("text", "min_score", "types", "offsets")
-CASES = {
+CASES: dict[str, list[Any]] = {
     "null text": [None], "a number for text": [123], "a list for text": [["张三"], 0.5],
     "an object for text": [{"a": 1}], "min_score 5": [SEED, 5], "an unknown type": [SEED, 0, ["XX"]],
     "bad offsets": [SEED, 0, None, "bytes"], "100,001 characters": ["张" * 100_001],
@@ -51,7 +52,7 @@ async def _mcp(url: str, arguments: dict) -> tuple[bool, str]:
         async with ClientSession(streams[0], streams[1]) as session:
             await session.initialize()
             result = await session.call_tool("extract_entities", arguments)
-            return bool(result.isError), result.content[0].text
+            return bool(result.isError), getattr(result.content[0], "text", "")
 
 
 def roads(url: str) -> dict:
@@ -132,7 +133,7 @@ def main(argv=None) -> None:
     ap.add_argument("--queued", type=int, default=80, help="concurrent /call/extract of one client (default: 80)")
     args = ap.parse_args(argv)
     with running_server(args.model, timeout=180) as (url, _proc):
-        report = {"roads": roads(url), "mcp": mcp_flood(url, args.mcp), "queue": queue_flood(url, args.queued)}
+        report: dict[str, Any] = {"roads": roads(url), "mcp": mcp_flood(url, args.mcp), "queue": queue_flood(url, args.queued)}
     report["load_average"] = os.getloadavg()
     print(json.dumps(report, ensure_ascii=False, indent=1))
 
