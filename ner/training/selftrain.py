@@ -18,6 +18,7 @@ import random
 import re
 from pathlib import Path
 
+from ..commands import add_model
 from .corpora import Example, add_data_argument
 from .pretrain import RAW_SOURCES, raw_lines
 
@@ -51,7 +52,7 @@ def main(argv=None) -> None:
     import ner
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=str(ner.EMBEDDED_MODEL))
+    add_model(ap, default=str(ner.EMBEDDED_MODEL))
     add_data_argument(ap, os.environ)
     ap.add_argument("--out", type=Path, default=Path("work/pseudo.jsonl"))
     ap.add_argument("--chars", type=int, default=1_500_000)
