@@ -49,7 +49,7 @@ def parse_args(argv=None) -> FinetuneConfig:
     ap.add_argument("--out", type=Path, required=True, help="the model directory to write")
     ap.add_argument("--from", dest="base", type=Path, default=EMBEDDED_MODEL,
                     help="the exported model to start from (default: the embedded model)")
-    ap.add_argument("--format", choices=formats.FORMATS, help="the files' format (default: detected)")
+    ap.add_argument("--format", choices=formats.ANNOTATION_FORMATS, help="the files' format (default: detected)")
     ap.add_argument("--run", type=Path, help="checkpoints and training state (default: OUT.run)")
     ap.add_argument("--name", help="the model's name (default: the --out folder's name)")
     ap.add_argument("--display-names", nargs="*", default=[], metavar="TYPE=NAME",
