@@ -144,7 +144,7 @@ def add_client_api(service: ClientHandlers) -> None:
     default is one per event).  The roads in front of Gradio (:mod:`ner_app.roads`) know them by their
     ``api_name`` (the keys of :data:`PARAMS`)."""
     settings = service.settings
-    text = api_text("text", f"the Chinese text: one string of at most {settings.max_chars} characters")
+    text = api_text("text", f"{FIELDS['text']}; at most {settings.max_chars} characters")
     min_score = describe(as_sent(gr.Slider(0, 1, value=0, label="min_score", visible=False)), FIELDS["min_score"])
     types = describe(as_sent(gr.Dropdown(service.types, value=None, multiselect=True, allow_custom_value=True,
                                          label="types", visible=False)), FIELDS["types"])
