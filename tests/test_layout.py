@@ -28,7 +28,6 @@ READS_ENVIRONMENT = {
                              "must ask the host the download will use",
     "ner.batch.ray": "sets Ray's variables (loopback only, no usage report) for the Ray processes init_ray starts "
                      "(ner-batch --engine ray, the benchmarks, the tests all start Ray through it)",
-    "ner_app.model_source": "NER_MODEL_ROOTS and NER_CACHE outside Settings; to become Settings fields",
     "ner_app.factory": "sets (never reads) GRADIO_TEMP_DIR to the app's own file folder: Gradio reads that "
                        "variable at each request and has no parameter for it",
 }
