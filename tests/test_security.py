@@ -655,7 +655,7 @@ def test_error_texts_name_no_paths_or_versions(live):
 def test_the_public_model_notice_names_no_paths(monkeypatch, caplog):
     from ner_app import model_source
 
-    def fails(value, cache_dir):
+    def fails(value, cache_dir, roots=()):
         raise ner.HubError("could not download 'a/b' (OSError: [Errno 28] No space left: '/root/.cache/ner/a--b')")
 
     monkeypatch.setattr(model_source, "resolve_model", fails)
