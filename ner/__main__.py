@@ -1,41 +1,42 @@
 """Command line: ``python -m ner "text"`` (or stdin, or ``--file PATH``) prints the entities as JSON.
 
-``--format csv`` prints the entities as CSV rows (the page's download, by the one writer of
-:mod:`ner.csvout`).  ``--format doccano|label-studio|conll`` prints pre-annotations for an annotation tool instead,
-one record per non-blank input line (offsets per line): doccano JSONL, a Label Studio task
-list with the entities as predictions, or CoNLL ``char<TAB>tag`` BIO lines.  They read back
-with :mod:`ner.formats`, so corrected files go straight into ``python -m ner.finetune``.
+``--format`` picks any output of the one table of formats, :data:`ner.outputs.OUTPUTS`, and writes exactly the
+file the page offers for the same text: ``json`` (the default) and ``csv`` hold the whole text; ``doccano``,
+``label-studio`` and ``conll`` are pre-annotations for an annotation tool, one record per non-blank line (the
+entities of the whole text, offsets per line).  They read back with :mod:`ner.formats`, so corrected files go
+straight into ``python -m ner.finetune``.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import stat
 import sys
 
+from .commands import add_model
+
 #: Default of --max-bytes (setting NER_MAX_FILE_BYTES): the largest --file or stdin read.
 MAX_FILE_BYTES = 8 * 1024 * 1024
-
-OUTPUT_FORMATS = ("json", "csv", "doccano", "label-studio", "conll")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ner", description="Find named entities in Chinese text.")
     ap.add_argument("text", nargs="?", help="the text; read from stdin when omitted")
     ap.add_argument("--file", help="read the text from this file (UTF-8, UTF-16, GB18030, Big5, Shift-JIS...: detected)")
-    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None,
-                    help="model directory (default: $NER_MODEL or the embedded model)")
+    add_model(ap, os.environ)
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
-    ap.add_argument("--format", default="json", choices=OUTPUT_FORMATS,
-                    help="json (default) and csv: the whole text; the others: one record per non-blank line")
+    from .outputs import OUTPUTS
+
+    ap.add_argument("--format", default="json", choices=list(OUTPUTS),
+                    help="json (default) and csv: the whole text; doccano, label-studio, conll: one record per "
+                         "non-blank line (as the page's downloads)")
     ap.add_argument("--dictionary", help="a user dictionary file (one \"TEXT TYPE\" entry per line, see ner.dictionary)")
     ap.add_argument("--max-bytes", type=int, help=f"largest --file or stdin to read (default $NER_MAX_FILE_BYTES "
                     f"or {MAX_FILE_BYTES:,})")
     args = ap.parse_args(argv)
     if args.text is not None and args.file:
         ap.error("give the text or --file, not both")
-    from ner.settings import positive_int
+    from ner.commands import positive_int
     from ner.textio import from_utf8, well_formed
 
     try:
@@ -75,18 +76,9 @@ def main(argv=None) -> int:
     except (ner.NerError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.format == "json":
-        entities = rec.recognize(text)
-        json.dump({"model": rec.name, "entities": [e.to_dict() for e in entities]}, sys.stdout, ensure_ascii=False,
-                  indent=1)
-        print()
-        return 0
-    if args.format == "csv":
-        from .csvout import entities_csv
+    from .outputs import render
 
-        sys.stdout.write(entities_csv(e.to_dict() for e in rec.recognize(text)))
-        return 0
-    sys.stdout.write(line_annotations(rec, text, args.format))
+    sys.stdout.write(render(args.format, text, rec.recognize(text), rec.name, rec.entity_types))
     return 0
 
 
@@ -110,20 +102,6 @@ def read_bounded(fh, limit: int, name: str | None) -> bytes:
             raise InputRefused(f"{name or 'stdin'} holds more than {limit:,} bytes; raise --max-bytes (or "
                                f"NER_MAX_FILE_BYTES), or use ner-batch for corpora")
     return b"".join(pieces)
-
-
-def line_annotations(rec, text: str, fmt: str) -> str:
-    """The entities of each non-blank line of ``text`` in an annotation format (see the module doc)."""
-    from . import formats
-    from .formats import Example
-
-    lines = [line for line in text.splitlines() if line.strip()]
-    found = rec.recognize_batch(lines)
-    examples = [Example(line, [(e.start, e.end, e.label) for e in ents]) for line, ents in zip(lines, found)]
-    if fmt == "label-studio":
-        return formats.dumps_label_studio(examples, "predictions", model_version=rec.name,
-                                          scores=[[e.score for e in ents] for ents in found])
-    return formats.dumps(examples, fmt)
 
 
 def run() -> None:

@@ -45,13 +45,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .entity import Entity
+from .entity import TYPE_NAMES, Entity
 from .errors import FormatError
 
 SOURCE = "dictionary"
 _LABEL = re.compile(r"[^\W\d][\w.]*")
-#: Chinese names of the seed types, accepted in place of the type code (the model's display_names add more)
-TYPE_NAMES = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
 _CODES = {name: code for code, name in TYPE_NAMES.items()}
 #: a comment: '#' at the start of the line or after whitespace, to the end of the line
 _COMMENT = re.compile(r"(?:^|\s)#.*", re.S)

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The names of the seed types, the one table of them: Chinese (what a user dictionary accepts in place of the
+#: code, and what the page shows) and English.  A model's ``config.json`` ``display_names`` names its others.
+TYPE_NAMES = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
+TYPE_NAMES_EN = {"PER": "Person", "LOC": "Place", "ORG": "Organization"}
+
 
 @dataclass(frozen=True, order=True)
 class Entity:

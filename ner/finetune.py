@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import EMBEDDED_MODEL, formats
+from .commands import add_fields
 from .errors import FormatError, ModelError
 from .training.finetune import FinetuneConfig, TrainedRun, train_run
 
@@ -48,22 +49,16 @@ def parse_args(argv=None) -> FinetuneConfig:
     ap.add_argument("--out", type=Path, required=True, help="the model directory to write")
     ap.add_argument("--from", dest="base", type=Path, default=EMBEDDED_MODEL,
                     help="the exported model to start from (default: the embedded model)")
-    ap.add_argument("--format", choices=formats.FORMATS, help="the files' format (default: detected)")
+    ap.add_argument("--format", choices=formats.ANNOTATION_FORMATS, help="the files' format (default: detected)")
     ap.add_argument("--run", type=Path, help="checkpoints and training state (default: OUT.run)")
     ap.add_argument("--name", help="the model's name (default: the --out folder's name)")
     ap.add_argument("--display-names", nargs="*", default=[], metavar="TYPE=NAME",
                     help="names to show for types, e.g. PRODUCT=产品 (common types have defaults)")
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--patience", type=int, default=3, help="stop after this many epochs without a better dev F1")
-    ap.add_argument("--dev-fraction", type=float, default=0.1, help="share of --train held out without --dev")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--dropout", type=float, default=0.3)
-    ap.add_argument("--max-len", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in all (smoke tests)")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_fields(ap, FinetuneConfig, ("epochs", "patience", "dev_fraction", "batch_size", "lr", "dropout", "max_len",
+                                    "threads", "seed", "max_steps", "no_progress"),
+               {"patience": "stop after this many epochs without a better dev F1",
+                "dev_fraction": "share of --train held out without --dev",
+                "max_steps": "stop after this many steps in all (smoke tests)", "no_progress": "no progress bar"})
     args = ap.parse_args(argv)
     for flag in ("epochs", "patience", "batch_size", "max_len", "threads"):
         if getattr(args, flag) < 1:

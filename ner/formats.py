@@ -39,7 +39,8 @@ class Example:
     text: str
     spans: list[tuple[int, int, str]] = field(default_factory=list)
 
-FORMATS = ("conll", "doccano", "label-studio", "cluener")
+#: the annotation formats read and written here (the outputs a user downloads are :data:`ner.outputs.OUTPUTS`)
+ANNOTATION_FORMATS = ("conll", "doccano", "label-studio", "cluener")
 _LABEL = re.compile(r"[^\W\d][\w.]*")
 _PREFIXES = {"B": "B", "I": "I", "M": "I", "E": "E", "S": "S"}
 
@@ -374,8 +375,8 @@ def detect_text(text: str, name: str = "") -> str:
 
 
 def check_format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
+    if fmt not in ANNOTATION_FORMATS:
+        raise ValueError(f"format must be one of {ANNOTATION_FORMATS}, not {fmt!r}")
     return fmt
 
 
@@ -385,7 +386,7 @@ def loads(text: str, fmt: str | None = None, where: str = "<text>") -> list[Exam
 
 
 def read(path: str | Path, fmt: str | None = None) -> list[Example]:
-    """Examples of an annotation file in any of :data:`FORMATS` (detected from its content and extension)."""
+    """Examples of an annotation file in any of :data:`ANNOTATION_FORMATS` (detected from its content and extension)."""
     path = Path(path)
     return loads(read_text(path), fmt, str(path))
 
@@ -404,3 +405,14 @@ def write(path: str | Path, examples: Iterable[Example], fmt: str, **options) ->
 def labels_of(examples: Iterable[Example]) -> list[str]:
     """Every type the examples use, sorted."""
     return sorted({label for ex in examples for _, _, label in ex.spans})
+
+
+def __getattr__(name: str):
+    """``FORMATS``, the old name of :data:`ANNOTATION_FORMATS` (another module's ``FORMATS`` meant another list)."""
+    if name == "FORMATS":
+        import warnings
+
+        warnings.warn("ner.formats.FORMATS is deprecated: use ner.formats.ANNOTATION_FORMATS", DeprecationWarning,
+                      stacklevel=2)
+        return ANNOTATION_FORMATS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

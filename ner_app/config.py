@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ner.settings import positive_int as _int
-from ner.settings import positive_seconds as _seconds
+from ner.commands import positive_int as _int
+from ner.commands import positive_seconds as _seconds
 
 MIB = 1024 * 1024
 
@@ -56,6 +56,13 @@ class Settings:
     mcp: bool = True
     host: str = "127.0.0.1"
     port: int = 7860
+    # --- the app factory (ner_app.create_app) ---
+    #: where the app makes its own folder for uploads and downloads (GRADIO_TEMP_DIR; default: the system's)
+    temp_dir: str | None = None
+    #: directories NER_MODEL may point into besides models/ and the cache (NER_MODEL_ROOTS, os.pathsep-separated)
+    model_roots: tuple[str, ...] = ()
+    #: where ModelScope models are downloaded and exported (NER_CACHE; default ~/.cache/ner)
+    model_cache: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -94,6 +101,9 @@ class Settings:
             mcp=_flag(env, "NER_MCP", cls.mcp),
             host=env.get("GRADIO_SERVER_NAME") or cls.host,
             port=_int(env, "GRADIO_SERVER_PORT", cls.port),
+            temp_dir=env.get("GRADIO_TEMP_DIR") or None,
+            model_roots=tuple(p for p in env.get("NER_MODEL_ROOTS", "").split(os.pathsep) if p.strip()),
+            model_cache=env.get("NER_CACHE") or None,
         )
 
 

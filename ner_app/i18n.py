@@ -20,14 +20,14 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ner.outputs import OUTPUTS
+
 if TYPE_CHECKING:  # the plain-text helpers (view, rest) do not need Gradio
     import gradio as gr
 
 LANGS = ("zh", "en")
 _lang: contextvars.ContextVar[str] = contextvars.ContextVar("ner_app_lang", default="zh")
 
-#: English names of the seed types (the Chinese ones are ner.dictionary.TYPE_NAMES)
-TYPE_NAMES_EN = {"PER": "Person", "LOC": "Place", "ORG": "Organization"}
 
 #: key -> (Chinese, English) of every static page string
 STRINGS: dict[str, tuple[str, str]] = {
@@ -54,14 +54,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "example_2": ("长篇报告", "Long report"),
     "example_3": ("社交媒体帖子", "Social media post"),
     "example_4": ("中英文数字混排", "Chinese, English and digits"),
-    "download_json": ("下载 JSON", "Download JSON"),
-    "download_csv": ("下载 CSV", "Download CSV"),
-    "download_doccano": ("下载 doccano JSONL", "Download doccano JSONL"),
-    "download_label-studio": ("下载 Label Studio 预标注", "Download Label Studio tasks"),
-    "download_conll": ("下载 CoNLL BIO", "Download CoNLL BIO"),
+    # each download button's label, from the one table of output formats
+    **{f"download_{key}": (out.label_zh, out.label_en) for key, out in OUTPUTS.items()},
 }
-#: the entity table's columns: text, type, start, end, score
-TABLE_HEADERS = {"zh": ["实体", "类型", "起始", "结束", "置信度"], "en": ["Entity", "Type", "Start", "End", "Score"]}
+#: the entity table's columns (text, type, start, end, score) in each language
+COLUMNS = {"zh": ["实体", "类型", "起始", "结束", "置信度"], "en": ["Entity", "Type", "Start", "End", "Score"]}
 
 
 def t(key: str) -> Any:

@@ -1,5 +1,6 @@
-"""The client endpoints' typed, documented inputs and result: text stays what the client sent, so a wrong type
-gets a clear message, and ``view_api()`` describes every parameter and the result's fields.
+"""The client endpoints' typed, documented inputs and result: every value stays what the client sent, so the one
+request check (:mod:`ner_app.request`) names a wrong one, and ``view_api()`` describes every parameter and the
+result's fields.
 
 These adjust component instances rather than subclass them: Gradio writes a ``.pyi`` stub next to
 the module of every component subclass.
@@ -11,35 +12,14 @@ from typing import Any
 
 import gradio as gr
 
-from .view import json_type
-
-EXAMPLE = "张三在北京清华大学任职。"
-
-
-class NotText:
-    """What :func:`api_text` passes on for a value that is not text: the validator names its JSON type."""
-
-    def __init__(self, value: object):
-        self.kind = json_type(value)
-
-    def __repr__(self) -> str:
-        return f"NotText({self.kind})"
-
-
-def strict_text(payload: Any) -> Any:
-    """A string (or a number, which clients send for numeric text) as text, ``None`` as ``None``, anything
-    else as :class:`NotText` (``gr.Textbox`` would turn a list into ``"['…']"``, offsets into that string)."""
-    if payload is None or isinstance(payload, str):
-        return payload
-    if isinstance(payload, (int, float)) and not isinstance(payload, bool):
-        return str(payload)
-    return NotText(payload)
+from .request import EXAMPLE
 
 
 def api_text(label: str, description: str) -> gr.Textbox:
-    """A hidden ``gr.Textbox`` for ``/recognize`` and ``/extract`` that reads its input with :func:`strict_text`."""
-    box = describe(gr.Textbox(label=label, visible=False), description)
-    box.preprocess = strict_text  # type: ignore[method-assign]
+    """A hidden ``gr.Textbox`` for ``/recognize`` and ``/extract`` that passes the client's value on as sent
+    (``gr.Textbox`` would turn a list into ``"['…']"`` and a number into text): the one request check refuses
+    anything but a string."""
+    box = describe(as_sent(gr.Textbox(label=label, visible=False)), description)
     box.example_payload = box.example_value = lambda: EXAMPLE  # type: ignore[method-assign]
     return box
 

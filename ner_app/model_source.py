@@ -3,8 +3,8 @@ and the one fallback rule when it cannot be had."""
 from __future__ import annotations
 
 import logging
-import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import ner
@@ -29,11 +29,10 @@ def export_modelscope(model_id: str, out: Path, **kwargs) -> Path:
     return export(model_id, out, **kwargs)
 
 
-def allowed_roots(cache_dir: str | Path) -> list[Path]:
-    """The project's ``models/``, ``cache_dir`` and each directory in ``$NER_MODEL_ROOTS`` (os.pathsep-separated)."""
-    roots = [PROJECT_MODELS, Path(cache_dir)]
-    roots += [Path(p) for p in os.environ.get("NER_MODEL_ROOTS", "").split(os.pathsep) if p.strip()]
-    return [r.expanduser().resolve() for r in roots]
+def allowed_roots(cache_dir: str | Path, roots: Sequence[str | Path] = ()) -> list[Path]:
+    """The project's ``models/``, ``cache_dir`` and each directory of ``roots`` (``NER_MODEL_ROOTS``, read by
+    :class:`ner_app.config.Settings`)."""
+    return [Path(r).expanduser().resolve() for r in (PROJECT_MODELS, cache_dir, *roots)]
 
 
 def cache_name(model_id: str) -> str:
@@ -41,7 +40,7 @@ def cache_name(model_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", model_id.replace("/", "--"))
 
 
-def resolve_model(value: str, cache_dir: str | Path) -> Path:
+def resolve_model(value: str, cache_dir: str | Path, roots: Sequence[str | Path] = ()) -> Path:
     """The model directory for ``value``: a local directory inside :func:`allowed_roots`, or a
     ModelScope id exported on first use into ``cache_dir/<id with / as -->`` and reused after.
 
@@ -55,20 +54,20 @@ def resolve_model(value: str, cache_dir: str | Path) -> Path:
         raise ValueError(f"{value!r} is a URL; give a ModelScope id like 'owner/name' or a local model directory.")
     if ".." in Path(value).parts or "\0" in value:
         raise ValueError(f"{value!r} contains '..'; give a ModelScope id or a directory inside "
-                         f"{[str(r) for r in allowed_roots(cache_dir)]}.")
-    roots = allowed_roots(cache_dir)
+                         f"{[str(r) for r in allowed_roots(cache_dir, roots)]}.")
+    allowed = allowed_roots(cache_dir, roots)
     given = Path(value).expanduser()
-    candidates = [given] if given.is_absolute() else [given] + [r / given for r in roots]
+    candidates = [given] if given.is_absolute() else [given] + [r / given for r in allowed]
     for cand in candidates:
         if cand.is_dir():
             real = cand.resolve()
-            if any(real == r or real.is_relative_to(r) for r in roots):
+            if any(real == r or real.is_relative_to(r) for r in allowed):
                 return real
     if given.is_absolute() and not given.exists():
         raise ValueError(f"model directory {value!r} does not exist; set NER_MODEL to an exported model directory "
                          f"or a ModelScope id like 'owner/name', or unset it for the embedded model.")
     if given.is_absolute() or not MODEL_ID_PATTERN.match(value):
-        raise ValueError(f"{value!r} is neither a model directory inside {[str(r) for r in roots]} nor a "
+        raise ValueError(f"{value!r} is neither a model directory inside {[str(r) for r in allowed]} nor a "
                          f"ModelScope id like 'owner/name'. Add its parent to NER_MODEL_ROOTS to allow it.")
     target = Path(cache_dir).expanduser().resolve() / cache_name(value)
     try:
@@ -81,12 +80,12 @@ def resolve_model(value: str, cache_dir: str | Path) -> Path:
 
 
 def default_cache_dir() -> Path:
-    """``$NER_CACHE`` or ``~/.cache/ner``."""
-    return Path(os.environ.get("NER_CACHE") or Path.home() / ".cache" / "ner")
+    """Where ModelScope models are exported without ``NER_CACHE``: ``~/.cache/ner``."""
+    return Path.home() / ".cache" / "ner"
 
 
-def open_model(value: str | None, cache_dir: str | Path | None = None, *, strict: bool = True,
-               **options) -> tuple[ner.Recognizer, str | None]:
+def open_model(value: str | None, cache_dir: str | Path | None = None, *, roots: Sequence[str | Path] = (),
+               strict: bool = True, **options) -> tuple[ner.Recognizer, str | None]:
     """The recognizer ``value`` asks for, and a notice when the embedded model stands in for it.
 
     The one fallback rule: no value means the embedded model; a hub that cannot
@@ -99,7 +98,7 @@ def open_model(value: str | None, cache_dir: str | Path | None = None, *, strict
     if not value:
         return ner.load(ner.EMBEDDED_MODEL, **options), None
     try:
-        path = resolve_model(value, cache_dir or default_cache_dir())
+        path = resolve_model(value, cache_dir or default_cache_dir(), roots)
         return ner.load(path, **options), None
     except HubUnavailable as exc:
         reason = detail = str(exc)
@@ -120,9 +119,9 @@ def load_engine(settings: Settings) -> tuple[EngineGate, str | None]:
     of ``NER_MODEL`` with the operator's ``NER_USER_DICT``, warmed with one call (so the first request is as
     fast as the rest) and behind an :class:`EngineGate` of ``NER_ENGINE_SLOTS`` slots; and the fallback notice."""
     options: dict = {"threads": settings.threads} if settings.threads else {}
-    rec, notice = open_model(settings.model, **options)
+    recognizer, notice = open_model(settings.model, settings.model_cache, roots=settings.model_roots, **options)
     if settings.user_dict:
-        rec = rec.with_dictionary(settings.user_dict)  # FormatError names the file and line
-        log.info("user dictionary %s: %d entries", settings.user_dict, len(rec.dictionary or ()))
-    rec.recognize(samples.SEED)
-    return EngineGate(rec, slots=settings.engine_slots, chunk_chars=settings.engine_chunk_chars), notice
+        recognizer = recognizer.with_dictionary(settings.user_dict)  # FormatError names the file and line
+        log.info("user dictionary %s: %d entries", settings.user_dict, len(recognizer.dictionary or ()))
+    recognizer.recognize(samples.SEED)
+    return EngineGate(recognizer, slots=settings.engine_slots, chunk_chars=settings.engine_chunk_chars), notice

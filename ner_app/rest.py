@@ -1,11 +1,7 @@
 """The JSON REST API (``POST /api/v1/ner``, ``GET /healthz``) as a FastAPI app that Gradio is mounted on."""
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import orjson
 from fastapi import FastAPI, Request
@@ -19,40 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 
-import ner
-from ner.textio import well_formed
-
-from . import userdict, view
+from . import view
 from .config import Settings
 from .gate import Engine, EngineClosed
+from .request import EXAMPLE, InFlight, Refused, RequestChecks
 
 log = logging.getLogger(__name__)
-
-
-class NerRequest(BaseModel):
-    """Exactly one of ``text`` and ``texts``; the other fields are optional."""
-
-    text: str | None = Field(None, description="one text", examples=["张三在北京清华大学任职。"])
-    texts: list[str] | None = Field(None, description="several texts, answered in order")
-    dictionary: list[str] | None = Field(
-        None, description="this request's own user dictionary, one entry per item: \"字节跳动 ORG\" forces "
-                          "an entity, \"-星巴克 PER\" blocks one (text and type separated by a space, tab, comma "
-                          "or colon; NER_MAX_DICT_ENTRIES entries at most)",
-        examples=[["字节跳动 ORG"]])
-    min_score: float | None = Field(None, ge=0, le=1, description="keep entities with at least this score")
-    types: list[str] | None = Field(None, description="keep only these types, e.g. [\"PER\", \"ORG\"]")
-    offsets: str | None = Field("code-points", description="\"code-points\" (Python string indices) or \"utf16\" "
-                                                           "(JavaScript string indices: an emoji counts 2)")
-
-
-@dataclass(frozen=True)
-class RequestOptions:
-    """The optional fields of one request, checked."""
-
-    dictionary: ner.Dictionary | None = None
-    min_score: float = 0.0
-    types: frozenset[str] | None = None
-    offsets: str = "code-points"
 
 
 class EntityOut(BaseModel):
@@ -101,25 +69,32 @@ TAGS = [{"name": "识别 · recognition", "description": "找出文本中的实�
         {"name": "状态 · health", "description": "服务是否在运行、加载了哪个模型 · liveness and the loaded model"}]
 #: the request examples /docs offers ("Try it out" sends them as they are)
 EXAMPLES = {
-    "one": {"summary": "一段文本 · one text", "value": {"text": "张三在北京清华大学任职。"}},
+    "one": {"summary": "一段文本 · one text", "value": {"text": EXAMPLE}},
     "batch": {"summary": "多段文本 · several texts", "value": {"texts": ["李明在上海工作。", "新华社北京电"]}},
     "dictionary": {"summary": "本次请求的词典 · this request's dictionary",
                    "value": {"text": "我在字节跳动工作，常去星巴克。", "dictionary": ["字节跳动 ORG", "-星巴克 PER"]}},
     "filters": {"summary": "按类型与置信度筛选 · filter by type and score",
-                "value": {"text": "张三在北京清华大学任职。", "types": ["PER", "ORG"], "min_score": 0.5}},
+                "value": {"text": EXAMPLE, "types": ["PER", "ORG"], "min_score": 0.5}},
     "utf16": {"summary": "JavaScript 偏移量 · UTF-16 offsets", "value": {"text": "😀张三在北京", "offsets": "utf16"}},
 }
 
 
-def create_api(recognizer: Engine, settings: Settings, notice: str | None = None,
-               docs_assets: str | None = None, docs_css: str | None = None) -> FastAPI:
+def create_api(engine: Engine, settings: Settings, notice: str | None = None,
+               docs_assets: str | None = None, docs_css: str | None = None,
+               checks: RequestChecks | None = None, in_flight: InFlight | None = None) -> FastAPI:
     """A FastAPI app with the REST routes; mount the Gradio UI on it afterwards.
+
+    ``checks``: the server's request checks (:mod:`ner_app.request`; default: made from ``settings`` and the
+    engine's types); ``in_flight``: the bound on requests being worked on that REST shares with the other roads
+    outside Gradio's queue (default: its own, of ``NER_QUEUE_SIZE``).
 
     ``docs_assets``: a folder holding Swagger UI's files, served at ``/docs/assets`` so ``/docs`` needs
     no internet (:func:`swagger_ui_folder`); None: FastAPI's default page (Swagger UI from a CDN).
     ``docs_css``: a style sheet written into the ``/docs`` page (the page's look).
     """
-    types, names = view.engine_types(recognizer)
+    if checks is None:
+        checks = RequestChecks(settings, *view.engine_types(engine))
+    in_flight = in_flight or InFlight(settings.queue_size)
     app = FastAPI(title="AI 智能实体侦测服务 API · Chinese NER API", version="1.0", redoc_url=None,
                   docs_url=None if docs_assets else "/docs", description=DESCRIPTION, openapi_tags=TAGS,
                   swagger_ui_parameters={"tryItOutEnabled": True, "defaultModelsExpandDepth": 0})
@@ -130,6 +105,10 @@ def create_api(recognizer: Engine, settings: Settings, notice: str | None = None
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
+        return error_response(exc.status, exc.message)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused):
         return error_response(exc.status, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
@@ -168,41 +147,39 @@ def create_api(recognizer: Engine, settings: Settings, notice: str | None = None
     @app.api_route("/healthz", methods=["GET", "HEAD"], summary="服务状态与模型 · liveness and the loaded model",
                    tags=[TAGS[1]["name"]])
     def healthz() -> dict:
-        return {"status": "ok", "model": recognizer.name, **({"notice": notice} if notice else {})}
+        return {"status": "ok", "model": engine.name, **({"notice": notice} if notice else {})}
 
     # one slot per request being recognized, taken once its body is read: a slow or stalled client holds none.
-    # NER_QUEUE_SIZE bounds the REST API like the Gradio queue.
-    in_flight = asyncio.Semaphore(settings.queue_size)
-
+    # NER_QUEUE_SIZE bounds the REST API (with /run and MCP) like the Gradio queue.
     @app.post("/api/v1/ner", summary="识别一段或多段文本中的实体 · find entities in one text or a list of texts",
               tags=[TAGS[0]["name"]],
               openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": NerRequest.model_json_schema(), "examples": EXAMPLES}}}},
+                  "application/json": {"schema": checks.schema(), "examples": EXAMPLES}}}},
               responses={200: {"model": NerResult | NerBatchResult,
                                "description": '{"entities": [...]} for "text", {"results": [...]} for "texts"'},
                          400: {"model": ErrorOut}, 408: {"model": ErrorOut}, 413: {"model": ErrorOut},
-                         415: {"model": ErrorOut}, 500: {"model": ErrorOut}, 503: {"model": ErrorOut}})
+                         415: {"model": ErrorOut}, 422: {"model": ErrorOut}, 500: {"model": ErrorOut}, 503: {"model": ErrorOut}})
     async def recognize(request: Request):
-        texts, single, options = parse_request(await read_body(request, settings.max_body_bytes), settings, types,
-                                                names)
-        if in_flight.locked():  # every slot is taken: say so at once rather than queue without bound
+        call = checks.body(await read_body(request, settings.max_body_bytes))
+        texts, options = call.texts, call.options
+        if in_flight.full():  # every slot is taken: say so at once rather than queue without bound
             return busy("the server is busy; retry in a moment")
         async with in_flight:
             try:
                 if options.dictionary is not None:
-                    found = await run_in_threadpool(lambda: recognizer.recognize_batch(
+                    found = await run_in_threadpool(lambda: engine.recognize_batch(
                         texts, dictionary=options.dictionary))
                 else:
-                    found = await run_in_threadpool(recognizer.recognize_batch, texts)
+                    found = await run_in_threadpool(engine.recognize_batch, texts)
             except EngineClosed:
                 return busy("the server is shutting down; retry in a moment")
             except Exception:
                 log.exception("recognition failed for %d text(s)", len(texts))
                 return error_response(500, "recognition failed inside the engine; the request can be retried")
-        results = [{"entities": view.entity_dicts(t, view.keep(ents, options.min_score, options.types),
-                                                  options.offsets)} for t, ents in zip(texts, found)]
+        results = [{"entities": view.entity_dicts(t, options.keep(ents), options.offsets)}
+                   for t, ents in zip(texts, found)]
         # orjson (a dependency of Gradio): the same compact UTF-8 JSON as json.dumps(ensure_ascii=False), faster
-        body = orjson.dumps(results[0] if single else {"results": results})
+        body = orjson.dumps(results[0] if call.single else {"results": results})
         if len(body) > settings.max_response_bytes:
             raise ApiError(413, f"the answer would be {len(body)} bytes, over the limit of "
                                 f"{settings.max_response_bytes} bytes; send fewer or shorter texts")
@@ -253,69 +230,3 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def busy(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=503, headers={"Retry-After": "1"})
-
-
-def parse_request(body: bytes, settings: Settings, types: Sequence[str],
-                  names: Mapping[str, str] | None = None) -> tuple[list[str], bool, RequestOptions]:
-    """``(texts, single, options)`` from a request body, or :class:`ApiError` saying what is wrong."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "request body is not valid JSON") from None
-    except RecursionError:  # arrays nested thousands deep: no request of ours looks like that
-        raise ApiError(400, "request body is nested too deeply; send {\"text\": \"...\"}") from None
-    if not isinstance(payload, dict):
-        raise ApiError(400, 'request body must be a JSON object: {"text": "..."} or {"texts": ["...", ...]}')
-    has_text, has_texts = "text" in payload, "texts" in payload
-    if has_text == has_texts:
-        raise ApiError(400, 'send exactly one of "text" (a string) and "texts" (a list of strings)')
-    if has_text:
-        texts = [_check_text(payload["text"], '"text"', settings)]
-    else:
-        items = payload["texts"]
-        if not isinstance(items, list):
-            raise ApiError(400, f'"texts" must be a list of strings, not {view.json_type(items)}')
-        if len(items) > settings.max_texts:
-            raise ApiError(413, f'"texts" has {len(items)} items; at most {settings.max_texts} per request')
-        texts = [_check_text(t, f'"texts[{i}]"', settings) for i, t in enumerate(items)]
-        total = sum(map(len, texts))
-        if total > settings.max_request_chars:
-            raise ApiError(413, f'"texts" have {total} characters in all; at most {settings.max_request_chars} '
-                                f"per request: split them over several requests")
-    return texts, has_text, parse_options(payload, settings, types, names)
-
-
-def parse_options(payload: dict, settings: Settings, types: Sequence[str],
-                  names: Mapping[str, str] | None = None) -> RequestOptions:
-    """The optional fields ``dictionary``, ``min_score``, ``types`` and ``offsets``, or :class:`ApiError`."""
-    try:
-        dictionary = userdict.from_lines(payload.get("dictionary"), settings, types, names)
-    except userdict.DictionaryRefused as exc:
-        raise ApiError(413 if exc.kind == "size" else 400, exc.message) from None
-    min_score = payload.get("min_score")
-    if min_score is None:
-        min_score = 0.0
-    elif isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not 0 <= min_score <= 1:
-        raise ApiError(400, f'"min_score" must be a number from 0 to 1, not {json.dumps(min_score)[:40]}')
-    wanted = payload.get("types")
-    if wanted is not None:
-        if not isinstance(wanted, list) or not all(isinstance(t, str) for t in wanted):
-            raise ApiError(400, f'"types" must be a list of type names such as ["PER", "ORG"], '
-                                f"not {view.json_type(wanted)}")
-        unknown = [t for t in wanted if t not in types]
-        if unknown:
-            raise ApiError(400, f'"types": {unknown[0][:40]!r} is not a type of this model ({", ".join(types)})')
-    offsets = payload.get("offsets") or "code-points"
-    if offsets not in view.OFFSET_MODES:
-        raise ApiError(400, f'"offsets" must be one of {", ".join(view.OFFSET_MODES)}, not '
-                            f"{json.dumps(offsets)[:40]}")
-    return RequestOptions(dictionary, float(min_score), None if wanted is None else frozenset(wanted), offsets)
-
-
-def _check_text(value, where: str, settings: Settings) -> str:
-    """``value`` made well-formed (:func:`ner.textio.well_formed`), or :class:`ApiError`."""
-    if not isinstance(value, str):
-        raise ApiError(400, f"{where} must be a string, not {view.json_type(value)}")
-    if len(value) > settings.max_chars:
-        raise ApiError(413, f"{where} has {len(value)} characters; at most {settings.max_chars} per text")
-    return well_formed(value)

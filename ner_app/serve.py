@@ -1,13 +1,13 @@
-"""The REST API (:func:`ner_app.rest.create_api`) as a Ray Serve deployment: replicas that each load the model once.
+"""The REST API (:func:`ner_app.create_app` without the page) as a Ray Serve deployment: replicas that each
+load the model once.
 
     serve run ner_app.serve:app                                   # 2 replicas, 1 core each, http://127.0.0.1:8000
     serve run ner_app.serve:build replicas=4 threads=2            # 4 replicas of 2 ONNX Runtime threads
     serve run ner_app.serve:build min_replicas=1 max_replicas=8   # autoscaling between the bounds
 
-Every replica builds the same REST app as ``python app.py``, by the same functions
-(:func:`ner_app.model_source.load_engine`: the model, ``NER_USER_DICT`` and the engine gate;
-:func:`ner_app.rest.create_api`: the routes, limits and error bodies), from the same ``NER_*``
-variables; Serve's proxy spreads requests over the replicas and restarts one whose health
+Every replica builds the same REST app as ``python app.py``, by the same factory
+(:func:`ner_app.create_app`: the model, ``NER_USER_DICT``, the engine gate, the routes, the request checks,
+limits and error bodies), from the same ``NER_*`` variables; Serve's proxy spreads requests over the replicas and restarts one whose health
 check fails.  The proxy is where the sockets are, so it gets ``python app.py``'s front
 (:func:`proxy_middlewares`: the :class:`ner_app.guard.Guard` with its body limits and
 timeouts, and the header deadline of :mod:`ner_app.http_server`) when Ray starts with
@@ -30,11 +30,10 @@ from ray import serve
 from starlette.middleware import Middleware
 
 from ner import samples
-from ner.settings import positive_int
+from ner.commands import positive_int
+from ner_app import create_app
 from ner_app.config import Settings
 from ner_app.guard import Guard
-from ner_app.model_source import load_engine
-from ner_app.rest import create_api, swagger_ui_folder
 from ner_app.http_server import HeaderTimeoutProtocol
 
 log = logging.getLogger(__name__)
@@ -47,18 +46,17 @@ TARGET_ONGOING = 2
 #: What Serve's proxy must be started with to get the guard (see the module docstring).
 PROXY_CALLBACK = f"{__name__}:proxy_middlewares"
 
-#: The recognizer of this replica process, for the health check (set when the replica builds its app).
+#: The engine of this replica process, for the health check (set when the replica builds its app).
 _replica: dict[str, Any] = {}
 
 
 def build_api():
-    """The REST app of one replica, as ``python app.py`` builds it: the engine of ``NER_MODEL`` (default:
-    embedded) loaded, warmed and gated once, and the same routes, limits and error bodies."""
-    settings = Settings.from_env()
-    engine, notice = load_engine(settings)
-    _replica["rec"] = engine
-    log.info("replica ready: model %r", engine.name)
-    return create_api(engine, settings, notice=notice, docs_assets=swagger_ui_folder())
+    """The REST app of one replica, as ``python app.py`` builds it (:func:`ner_app.create_app` without the page;
+    the guard runs in Serve's proxy, :func:`proxy_middlewares`)."""
+    app = create_app(Settings.from_env(), page=False, guard=False)
+    _replica["engine"] = app.engine
+    log.info("replica ready: model %r", app.engine.name)
+    return app
 
 
 class ProxyProtocol(HeaderTimeoutProtocol):
@@ -88,10 +86,10 @@ class Replica:
 
     def check_health(self) -> None:
         """Serve calls this every 10 s: the model must still answer; raising marks the replica for a restart."""
-        rec = _replica.get("rec")
-        if rec is None:
+        engine = _replica.get("engine")
+        if engine is None:
             raise RuntimeError("the model is not loaded")
-        rec.recognize(samples.SEED)
+        engine.recognize(samples.SEED)
 
 
 NerReplica = serve.deployment(name="ner", num_replicas=2, max_ongoing_requests=MAX_ONGOING, health_check_period_s=10,
@@ -118,7 +116,6 @@ def build(args: dict[str, str]):
         scaling = {"min_replicas": low, "max_replicas": high, "target_ongoing_requests": TARGET_ONGOING}
         return NerReplica.options(num_replicas="auto", autoscaling_config=scaling, ray_actor_options=actor).bind()
     return NerReplica.options(num_replicas=positive_int(args, "replicas", 2), ray_actor_options=actor).bind()
-
 
 
 

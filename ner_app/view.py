@@ -1,19 +1,18 @@
-"""Entities -> plain data for the UI and the downloads (highlight value, table rows, counts, JSON, CSV, annotation
-formats) and the API's offset modes."""
+"""Entities -> plain data for the page and the APIs: highlight value and tokens, table rows, counts, the header,
+colours, and entity dicts with the API's offset modes (the download files are :mod:`ner.outputs`)."""
 from __future__ import annotations
 
 import bisect
 import colorsys
 import html
-import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ner import Entity
-from ner.csvout import entities_csv
-from ner.dictionary import TYPE_NAMES
+from ner.entity import TYPE_NAMES, TYPE_NAMES_EN
 from ner.textio import decode_bytes
 
-from .i18n import TYPE_NAMES_EN, both, both_text
+from .i18n import both, both_text
+from .request import OFFSET_MODES
 
 #: Highlight colour of the seed types; every other type gets a colour from FALLBACK_COLORS, then generated ones.
 COLORS = {"PER": "#FF5E5E", "LOC": "#00FFFF", "ORG": "#FFFF00"}
@@ -21,13 +20,6 @@ COLORS = {"PER": "#FF5E5E", "LOC": "#00FFFF", "ORG": "#FFFF00"}
 #: and each stands out on the dark page.
 FALLBACK_COLORS = ("#FF00FF", "#39FF14", "#FF9F1C", "#B388FF", "#FF80AB", "#64FFDA", "#82B1FF", "#EEFF41",
                    "#FFAB91", "#EA80FC", "#A7FFEB", "#FFD180")
-#: Plain-language names of the seed types; a model's config.json ``display_names`` names the others.
-TABLE_HEADERS = ["实体", "类型", "起始", "结束", "置信度"]  # text, type, start, end, score
-#: The download formats beside JSON and CSV: (key, file name, what it is)
-ANNOTATION_FORMATS = (("doccano", "doccano.jsonl", "doccano JSONL"),
-                      ("label-studio", "label-studio-tasks.json", "Label Studio 预标注"),
-                      ("conll", "conll-bio.txt", "CoNLL BIO"))
-OFFSET_MODES = ("code-points", "utf16")
 
 
 def entity_types(labels: Iterable[str]) -> list[str]:
@@ -74,14 +66,6 @@ def engine_types(engine) -> tuple[list[str], dict[str, str]]:
 def legend_labels(names: Mapping[str, str]) -> dict[str, str]:
     """What the highlight and its legend show for each type: ``"人名 PER"`` (the type alone when it has no name)."""
     return {t: t if name == t else f"{name} {t}" for t, name in names.items()}
-
-
-def keep(entities: Sequence[Entity], min_score: float = 0.0, types: Collection[str] | None = None) -> list[Entity]:
-    """The entities at or above ``min_score`` whose type is in ``types`` (every type when None).
-
-    Scores compare as shown (``Entity.to_dict`` rounds to 4 places): a threshold typed from a shown
-    score keeps that entity."""
-    return [e for e in entities if round(e.score, 4) >= min_score and (types is None or e.label in types)]
 
 
 def entity_dicts(text: str, entities: Sequence[Entity], offsets: str = "code-points") -> list[dict]:
@@ -135,16 +119,8 @@ def highlight_tokens(text: str, entities: Sequence[Entity]) -> list[tuple[str, s
 
 
 def table_rows(entities: Sequence[Entity]) -> list[list]:
-    """One row per entity, columns as in :data:`TABLE_HEADERS`."""
+    """One row per entity, columns as in :data:`ner_app.i18n.COLUMNS`."""
     return [[d["text"], d["type"], d["start"], d["end"], d["score"]] for d in (e.to_dict() for e in entities)]
-
-
-def count_by_type(entities: Sequence[Entity], types: Sequence[str]) -> dict[str, int]:
-    """Number of entities of each type; every type in ``types`` is present, even with 0."""
-    counts = dict.fromkeys(types, 0)
-    for e in entities:
-        counts[e.label] = counts.get(e.label, 0) + 1
-    return counts
 
 
 def counts_html(counts: dict[str, int], colors: dict[str, str], names: Mapping[str, str] | None = None) -> str:
@@ -174,67 +150,6 @@ def live_limit_html(chars: int, limit: int) -> str:
                    f"Live mode handles texts of up to {limit:,} characters; this one has {chars:,}, so the result "
                    f"was cleared. Press “🚀 Detect” to run the whole text.")
             + "</div>")
-
-
-def to_json(text: str, entities: Sequence[Entity], model: str, types: Sequence[str]) -> str:
-    """The downloadable JSON: model name, the text, counts and entities (``Entity.to_dict`` shape)."""
-    return json.dumps({"model": model, "text": text, "counts": count_by_type(entities, types),
-                       "entities": [e.to_dict() for e in entities]}, ensure_ascii=False, indent=2)
-
-
-def to_csv(entities: Sequence[Entity]) -> str:
-    """The downloadable CSV, by the project's one CSV writer (:func:`ner.csvout.entities_csv`: RFC 4180, every
-    text cell made inert for spreadsheets): a header row, then one row per entity."""
-    return entities_csv(e.to_dict() for e in entities)
-
-
-def annotation_export(text: str, entities: Sequence[Entity], fmt: str, model: str) -> str:
-    """``entities`` of ``text`` in an annotation tool's format, written by :mod:`ner.formats` (the one
-    home of the formats, so a corrected file goes straight back into ``python -m ner.finetune``).
-
-    doccano and Label Studio get the whole text as one record (offsets into it); CoNLL holds one
-    character per line, so it gets one sentence per non-blank line of the text.
-    """
-    from ner import formats
-    from ner.formats import Example
-
-    if fmt == "conll":
-        return formats.dumps_conll(line_examples(text, entities), "BIO")
-    example = Example(text, [(e.start, e.end, e.label) for e in entities])
-    if fmt == "label-studio":
-        return formats.dumps_label_studio([example], "predictions", model_version=model,
-                                          scores=[[e.score for e in entities]])
-    return formats.dumps([example], fmt)
-
-
-def line_examples(text: str, entities: Sequence[Entity]) -> list:
-    """One :class:`~ner.formats.Example` per non-blank line, spans made relative to the line
-    (an entity across a line break, which no line can hold, is left out)."""
-    from ner.formats import Example
-
-    out, k, start = [], 0, 0
-    ordered = sorted(entities, key=lambda e: e.start)
-    for line in text.splitlines(keepends=True):
-        body = line.rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-        end = start + len(body)
-        spans = []
-        while k < len(ordered) and ordered[k].start < end:
-            e = ordered[k]
-            if e.start >= start and e.end <= end:
-                spans.append((e.start - start, e.end - start, e.label))
-            k += 1
-        if body.strip():
-            out.append(Example(body, spans))
-        start += len(line)
-    return out
-
-
-def json_type(value: object) -> str:
-    """``value``'s type as a JSON client calls it: "null", "a list", "an object"..."""
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
-            tuple: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 def decode_text(data: bytes) -> tuple[str, str]:

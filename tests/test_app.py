@@ -8,10 +8,11 @@ import re
 import gradio as gr
 import pytest
 
+from ner.outputs import count_by_type
 from ner_app import view
 from ner_app.config import Settings
-from ner_app.inputs import NotText
-from ner_app.service import NerService, Prefs
+from ner_app.page import Prefs
+from ner_app.service import NerService
 
 TEXT = "张三在北京清华大学任职期间曾赴上海参加会议。"
 #: what the toy model finds in TEXT: (text, type, start)
@@ -40,9 +41,9 @@ def token_spans(tokens: list[tuple[str, str | None]]) -> list[tuple[str, str, in
 
 
 def test_build_demo_returns_blocks_without_launching(service):
-    import app
+    from ner_app.layout import build_demo
 
-    demo = app.build_demo(service)
+    demo = build_demo(service)
     assert isinstance(demo, gr.Blocks)
     assert not demo.is_running
     fns = {fn.api_name: fn for fn in demo.fns.values()}
@@ -71,8 +72,8 @@ def test_analyze_highlights_whole_entity_spans(service):
 
 
 def test_counts_per_type_include_types_with_no_entity(service, toy):
-    assert view.count_by_type(toy.recognize(TEXT), service.types) == {"PER": 1, "LOC": 2, "ORG": 1}
-    assert view.count_by_type(toy.recognize("汉"), service.types) == {"PER": 0, "LOC": 1, "ORG": 0}
+    assert count_by_type(toy.recognize(TEXT), service.types) == {"PER": 1, "LOC": 2, "ORG": 1}
+    assert count_by_type(toy.recognize("汉"), service.types) == {"PER": 0, "LOC": 1, "ORG": 0}
 
 
 def test_colors_are_the_fixed_neon_ones(service):
@@ -158,10 +159,10 @@ def test_missing_upload_is_a_chinese_error(service):
 
 def test_batched_api_functions_answer_each_text(service):
     texts = ["张三", "", "我在上海"]
-    (highlights,) = service.recognize_batch(texts)
+    (highlights,) = service.highlight_entities(texts)
     assert [token_spans(h) for h in highlights] == [[("张三", "PER", 0)], [], [("上海", "LOC", len("我在"))]]
     assert highlights == [[("张三", "PER")], [], [("我在", None), ("上海", "LOC")]]  # no empty token
-    (extracted,) = service.extract_batch(texts)
+    (extracted,) = service.extract_entities(texts)
     assert extracted[2] == {"entities": [{"text": "上海", "type": "LOC", "start": 2, "end": 4,
                                           "score": extracted[2]["entities"][0]["score"], "source": "model"}]}
 
@@ -172,28 +173,35 @@ def test_recognize_tokens_are_never_empty_and_join_to_the_text(service):
     assert "".join(t for t, _ in tokens) == text and all(t for t, _ in tokens)
 
 
-def verdict(validation: list[list[dict]]) -> tuple[bool, str]:
-    """The validator's verdict on the text of one request (what gradio_client shows on a 422)."""
-    (first,) = validation[0]
-    return first["is_valid"], first["message"]
+PARAMS = ("text", "min_score", "types", "offsets")
+
+
+def verdict(validation: list[list[dict]]) -> tuple[bool, str, str | None]:
+    """The validator's verdict on one request: valid, the message and the parameter it is reported against
+    (what gradio_client shows on a 422: "- types: ...")."""
+    bad = [(PARAMS[k], column[0]["message"]) for k, column in enumerate(validation) if not column[0]["is_valid"]]
+    assert len(bad) <= 1
+    return (True, "", None) if not bad else (False, bad[0][1], bad[0][0])
 
 
 def test_validator_refuses_only_bad_requests(toy, tmp_path):
     service = NerService(toy, Settings(max_chars=5), export_dir=tmp_path)
-    assert verdict(service.validate_batch(["张三"])) == (True, "")
-    ok, message = verdict(service.validate_batch(["张三在北京任职"]))
-    assert not ok and "at most 5" in message
+    assert verdict(service.validate_call(["张三"])) == (True, "", None)
+    ok, message, field = verdict(service.validate_call(["张三在北京任职"]))
+    assert not ok and "at most 5" in message and field == "text"
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    ((None,), "not null"), ((NotText(["张三", "李四"]),), "not a list; send one text per call"),
-    (("张三", 1.5), "min_score must be a number from 0 to 1"), (("张三", 0.5, ["PER", "FOO"]), "FOO is not a type"),
-    (("张三", 0.5, "PER"), "types must be a list"), (("张三", 0.5, None, "bytes"), "offsets must be one of"),
+@pytest.mark.parametrize(("args", "field", "words"), [
+    ((None,), "text", "not null"), ((["张三", "李四"],), "text", "not a list; send one text per call"),
+    ((123,), "text", "text must be a string, not a number"),
+    (("张三", 1.5), "min_score", "min_score must be a number from 0 to 1"),
+    (("张三", 0.5, ["PER", "FOO"]), "types", '"FOO" is not a type'),
+    (("张三", 0.5, "PER"), "types", "types must be a list"), (("张三", 0.5, None, "bytes"), "offsets", "offsets must be one of"),
 ])
-def test_validator_names_each_bad_parameter(service, args, words):
+def test_validator_reports_each_bad_parameter_against_it(service, args, field, words):
     columns = [[a] for a in args]
-    ok, message = verdict(service.validate_batch(*columns))
-    assert not ok and words in message
+    ok, message, at = verdict(service.validate_call(*columns))
+    assert not ok and words in message and at == field
 
 
 def test_api_filters_and_utf16_offsets(service):
@@ -238,7 +246,7 @@ def test_bad_settings_name_the_variable():
 
 
 def test_engine_gate_passes_calls_through(toy):
-    from ner_app.service import EngineGate
+    from ner_app.gate import EngineGate
 
     gate = EngineGate(toy, slots=1)
     assert gate.name == toy.name and gate.labels == toy.labels
@@ -321,15 +329,16 @@ def test_a_dictionary_typed_with_a_keyboard_forces_the_entity(service, lines):
 
 
 def test_rest_reads_the_dictionary_with_the_same_parser():
-    from ner_app import rest
+    from ner_app.request import Refused, RequestChecks
 
     names = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
-    options = rest.parse_options({"dictionary": ["字节跳动：机构名", "-星巴克 PER  # 误报"]}, Settings(),
-                                 list(names), names)
+    checks = RequestChecks(Settings(), list(names), names)
+    options = checks.options({"dictionary": ["字节跳动：机构名", "-星巴克 PER  # 误报"]})
     assert options.dictionary.forced == {"字节跳动": ("ORG", 1)}
     assert options.dictionary.blocked == {("星巴克", "PER"): 2}
-    with pytest.raises(rest.ApiError, match="line 2: .*no type"):
-        rest.parse_options({"dictionary": ["字节跳动 ORG", "星巴克"]}, Settings(), list(names), names)
+    with pytest.raises(Refused, match="line 2: .*no type") as refused:
+        checks.options({"dictionary": ["字节跳动 ORG", "星巴克"]})
+    assert (refused.value.status, refused.value.field) == (422, "dictionary")
 
 
 def test_dictionary_messages_are_escaped_and_whole(service):
@@ -343,12 +352,12 @@ def test_dictionary_messages_are_escaped_and_whole(service):
 def test_filters_redraw_the_last_result_without_the_model(service, tmp_path):
     *_, shown = service.analyze_page(TEXT, Prefs())
     class NoEngine:  # the filters must not call the engine
-        name, labels = service.rec.name, service.rec.labels
+        name, labels = service.engine.name, service.engine.labels
 
         def recognize_batch(self, texts, **options):
             raise AssertionError("the model ran again")
 
-    service.rec = NoEngine()
+    service.engine = NoEngine()
     prefs, highlight, rows, counts, json_path, csv_path, *annotations = service.set_filters(0.0, ["LOC"], Prefs(),
                                                                                           shown)
     assert prefs.types == ("LOC",) and [s[0] for s in spans(highlight)] == ["北京", "上海"]
@@ -365,13 +374,13 @@ def test_annotation_downloads_read_back_as_the_same_spans(service):
     text = TEXT + "\n\n我在上海。"
     highlight, _, _, _, _, doccano, label_studio, conll, shown = service.analyze_page(text, Prefs())
     want = [(e.start, e.end, e.label) for e in shown.entities]
-    assert [ex.spans for ex in formats.read(doccano, "doccano")] == [want]
-    assert [ex.spans for ex in formats.read(label_studio, "label-studio")] == [want]
-    lines = formats.read(conll, "conll")  # one sentence per non-blank line, offsets per line
-    assert [ex.text for ex in lines] == [TEXT, "我在上海。"]
-    assert [ex.spans for ex in lines] == [[s for s in want if s[1] <= len(TEXT)],
-                                          [(s - len(TEXT) - 2, e - len(TEXT) - 2, t) for s, e, t in want
-                                           if s > len(TEXT)]]
+    # every annotation format: one record per non-blank line, offsets per line (as `python -m ner --format`)
+    for path, fmt in ((doccano, "doccano"), (label_studio, "label-studio"), (conll, "conll")):
+        lines = formats.read(path, fmt)
+        assert [ex.text for ex in lines] == [TEXT, "我在上海。"]
+        assert [ex.spans for ex in lines] == [[s for s in want if s[1] <= len(TEXT)],
+                                              [(s - len(TEXT) - 2, e - len(TEXT) - 2, t) for s, e, t in want
+                                               if s > len(TEXT)]]
     assert [p.rsplit("/", 1)[-1] for p in (doccano, label_studio, conll)] == [
         "entities-doccano.jsonl", "entities-label-studio-tasks.json", "entities-conll-bio.txt"]
 

@@ -101,8 +101,9 @@ def test_deeply_nested_json_is_a_clean_400(server_url):
 def test_null_and_non_string_through_extract(client, server_url):
     with pytest.raises(Exception, match="text must be a string, not null"):
         client.predict(None, api_name="/extract")
-    # the Textbox input coerces a number to its text, which has no entities
-    assert client.predict(42, api_name="/extract") == {"entities": []}
+    # a number is refused as REST refuses it (it used to be read as the text "42", quietly without entities)
+    with pytest.raises(Exception, match="text must be a string, not a number"):
+        client.predict(42, api_name="/extract")
     assert httpx.get(f"{server_url}/healthz").status_code == 200
 
 
@@ -146,11 +147,11 @@ def test_engine_failure_on_one_text_spares_its_batch_mates(toy):
     from ner_app.service import NerService
 
     service = NerService(_FailsOnBoom(toy), LIMITS)
-    (results,) = service.extract_batch(["张三在北京", "boom", "上海"])
+    (results,) = service.extract_entities(["张三在北京", "boom", "上海"])
     assert [e["text"] for e in results[0]["entities"]] == ["张三", "北京"]
     assert results[1] == {"entities": [], "error": "recognition failed inside the engine"}
     assert [e["text"] for e in results[2]["entities"]] == ["上海"]
-    (highlights,) = service.recognize_batch(["boom", "上海"])
+    (highlights,) = service.highlight_entities(["boom", "上海"])
     assert len(highlights) == 2
 
 

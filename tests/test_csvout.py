@@ -7,7 +7,7 @@ import sys
 from ner import batch, csvout
 from ner.batch import BatchOptions
 from ner.batch import cli as batch_cli
-from ner_app import view
+from ner.outputs import render
 
 from conftest import ROOT
 
@@ -52,7 +52,7 @@ def test_the_cli_and_the_page_write_the_same_csv(toy_dir):
     assert out.returncode == 0, out.stderr.decode()
     import ner
 
-    page = view.to_csv(ner.load(toy_dir).recognize(text))
+    page = render("csv", text, ner.load(toy_dir).recognize(text), "toy", ["PER", "LOC", "ORG"])
     assert out.stdout.decode("utf-8") == page
     assert page.startswith(",".join(csvout.ENTITY_FIELDS) + "\r\n")
 
@@ -72,7 +72,8 @@ def test_every_csv_has_one_column_order(tmp_path, toy_dir):
     import ner
 
     text = "张三在北京工作。"
-    page = list(csv.reader(io.StringIO(view.to_csv(ner.load(toy_dir).recognize(text)), newline="")))
+    page_csv = render("csv", text, ner.load(toy_dir).recognize(text), "toy", ["PER", "LOC", "ORG"])
+    page = list(csv.reader(io.StringIO(page_csv, newline="")))
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": "d1", "text": "%s"}\n' % text, encoding="utf-8")
     batch.run([src], tmp_path / "out.csv", workers=0, progress=False, model=str(toy_dir),

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import ner
-from ner import formats
+from ner import formats, outputs
 from ner.training.corpora import Example
 
 CLUENER_TYPES = ["address", "book", "company", "game", "government", "movie", "name", "organization",
@@ -108,8 +108,12 @@ def test_cli_writes_every_format_and_it_reads_back(toy_dir, tmp_path):
                              input=text.encode(), capture_output=True, check=True).stdout.decode()
         back = formats.loads(out, where=fmt)
         rec = ner.load(toy_dir)
-        assert [(ex.text, ex.spans) for ex in back] == [
-            (line, [(e.start, e.end, e.label) for e in rec.recognize(line)]) for line in ("张三在北京清华大学😀", "上海汉")]
+        found = rec.recognize(text)
+        # one record per non-blank line, holding the entities of the whole text: the page's download exactly
+        assert out == outputs.render(fmt, text, found, rec.name, rec.entity_types)
+        assert [ex.text for ex in back] == ["张三在北京清华大学😀", "上海汉"]
+        assert [(ex.text, ex.spans) for ex in back] == [(ex.text, ex.spans) for ex in outputs.line_examples(text, found)]
+        assert sum(len(ex.spans) for ex in back) == len(found)  # no entity crosses a line break here
     default = subprocess.run([sys.executable, "-m", "ner", "--model", str(toy_dir), "北京"], capture_output=True,
                              check=True).stdout.decode()
     assert json.loads(default)["entities"][0]["type"] == "LOC"  # JSON stays the default

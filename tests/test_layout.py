@@ -28,7 +28,8 @@ READS_ENVIRONMENT = {
                              "must ask the host the download will use",
     "ner.batch.ray": "sets Ray's variables (loopback only, no usage report) for the Ray processes init_ray starts "
                      "(ner-batch --engine ray, the benchmarks, the tests all start Ray through it)",
-    "ner_app.model_source": "NER_MODEL_ROOTS and NER_CACHE outside Settings; to become Settings fields",
+    "ner_app.factory": "sets (never reads) GRADIO_TEMP_DIR to the app's own file folder: Gradio reads that "
+                       "variable at each request and has no parameter for it",
 }
 
 
@@ -95,10 +96,26 @@ def test_the_core_never_imports_a_wing_or_the_app():
         assert not {i for i in g[m] if i.startswith(WINGS + ("ner_app",))}, (m, g[m])
 
 
-def test_the_app_does_not_reach_into_training_code():
+#: The app's one road into a wing, with its reason (ARCHITECTURE.md says the same).
+APP_INTO_WINGS = {("ner_app.model_source", "ner.export.raner"): "NER_MODEL naming a ModelScope RaNER id is "
+                  "exported to ONNX on first start (a lazy import: only with the export extra installed)"}
+
+
+def test_the_app_imports_the_core_and_only_its_declared_road_into_a_wing():
     g = graph()
     for m in (m for m in g if m.startswith("ner_app")):
         assert not {i for i in g[m] if i.startswith("ner.training")}, (m, g[m])
+        into_wings = {i for i in g[m] if i.startswith(WINGS + ("ner.batch",)) and i not in WINGS}
+        assert into_wings <= {w for app, w in APP_INTO_WINGS if app == m}, (m, into_wings)
+
+
+def test_the_benchmarks_stay_out_of_the_wheel():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert not [p for p in project["tool"]["setuptools"]["packages"] if p.startswith("ner.bench")]
+    assert not [t for t in project["project"]["scripts"].values() if t.startswith("ner.bench")]
+    assert "ner.bench" not in project["tool"]["setuptools"].get("package-data", {})
 
 
 def test_import_ner_needs_only_numpy_onnxruntime_and_tokenizers():

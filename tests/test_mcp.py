@@ -70,3 +70,54 @@ def test_mcp_call_with_a_bad_argument_is_a_tool_error(server_url):
 
     result = run(server_url, call)
     assert result.isError and "min_score" in result.content[0].text
+
+
+def _rpc(url: str, body: bytes, session: str | None = None) -> tuple[dict, str | None]:
+    """One JSON-RPC request as raw bytes (an MCP client cannot even encode a lone surrogate): the answer and the
+    session id."""
+    import httpx
+
+    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream",
+               **({"mcp-session-id": session} if session else {})}
+    r = httpx.post(f"{url}/gradio_api/mcp/", content=body, headers=headers, timeout=30)
+    assert r.status_code in (200, 202), r.text
+    data = [line[5:].strip() for line in r.text.splitlines() if line.startswith("data:")]
+    return (json.loads(data[-1]) if data else (r.json() if r.content else {})), r.headers.get("mcp-session-id")
+
+
+def test_mcp_reads_a_lone_surrogate_as_u_fffd_as_rest_does(server_url):
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    answer, session = _rpc(server_url, json.dumps(init).encode())
+    assert answer["result"]["serverInfo"]["version"] == "1"  # not the MCP library's version
+    _rpc(server_url, b'{"jsonrpc": "2.0", "method": "notifications/initialized"}', session)
+    call = (b'{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "extract_entities", '
+            b'"arguments": {"text": "\\ud800\\u5f20\\u4e09\\u5728\\u5317\\u4eac"}}}')
+    answer, _ = _rpc(server_url, call, session)
+    result = answer["result"]
+    assert not result.get("isError"), result
+    payload = json.loads(result["content"][0]["text"])
+    assert [(e["text"], e["start"]) for e in payload["entities"]][:2] == [("张三", 1), ("北京", 4)]
+
+
+def test_many_concurrent_mcp_calls_wait_their_turn_and_are_all_answered(server_url):
+    """100 tool calls at once (issue 26: 78 of them timed out through Gradio's loop back into the server)."""
+    text = "张三在北京清华大学任职。" * 28  # about 340 characters
+
+    async def one(k: int):
+        from mcp import ClientSession
+        from mcp.client.streamable_http import streamablehttp_client
+
+        async with streamablehttp_client(f"{server_url}/gradio_api/mcp/") as streams:
+            async with ClientSession(streams[0], streams[1]) as session:
+                await session.initialize()
+                return await session.call_tool("extract_entities", {"text": "我" * k + text})
+
+    async def all_of_them():
+        return await asyncio.wait_for(asyncio.gather(*(one(k) for k in range(100))), 300)
+
+    results = asyncio.run(all_of_them())
+    assert [r.isError for r in results] == [False] * 100
+    for k, r in enumerate(results):
+        first = json.loads(r.content[0].text)["entities"][0]
+        assert (first["text"], first["start"]) == ("张三", k)

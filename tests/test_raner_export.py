@@ -16,6 +16,7 @@ transformers = pytest.importorskip("transformers")
 import ner  # noqa: E402
 from ner.export import modelscope, raner  # noqa: E402
 from ner_app import model_source  # noqa: E402
+from ner_app.config import Settings  # noqa: E402
 from ner.tags import tags_to_spans  # noqa: E402
 from ner.session import create_session  # noqa: E402
 
@@ -314,8 +315,9 @@ def test_resolve_model_refuses_directories_outside_the_roots(cache, tmp_path, mo
         model_source.resolve_model(str(outside), cache)
     with pytest.raises(ValueError):
         model_source.resolve_model("/etc", cache)
-    monkeypatch.setenv("NER_MODEL_ROOTS", str(tmp_path / "elsewhere"))
-    assert model_source.resolve_model(str(outside), cache) == outside.resolve()
+    # NER_MODEL_ROOTS, as Settings reads it
+    roots = Settings.from_env({"NER_MODEL_ROOTS": str(tmp_path / "elsewhere")}).model_roots
+    assert model_source.resolve_model(str(outside), cache, roots) == outside.resolve()
 
 
 def test_resolve_model_exports_a_modelscope_id_once(cache, monkeypatch, toy_dir):
@@ -360,6 +362,5 @@ def test_load_or_fallback_uses_the_embedded_model_with_a_message(cache, no_hub, 
 
 
 def test_load_or_fallback_loads_an_allowed_export(exported, cache, monkeypatch):
-    monkeypatch.setenv("NER_MODEL_ROOTS", str(exported.parent))
-    rec, msg = model_source.open_model(str(exported), cache, strict=False, precision="fp32")
+    rec, msg = model_source.open_model(str(exported), cache, roots=[exported.parent], strict=False, precision="fp32")
     assert msg is None and rec.spec.path == exported.resolve()

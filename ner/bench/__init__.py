@@ -5,8 +5,10 @@ def micro_args(doc: str | None, lengths: list[int], argv=None):
     """The options every microbenchmark of one engine stage takes: model, text lengths, repeats, rounds, --json."""
     import argparse
 
+    from ..commands import add_model
+
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", help="model directory (default: $NER_MODEL or the embedded model)")
+    add_model(ap, help="model directory (default: $NER_MODEL or the embedded model)")
     ap.add_argument("--lengths", type=int, nargs="+", default=lengths)
     ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)

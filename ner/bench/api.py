@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from ner.commands import add_model
 from ner.samples import text_of_length
 
 from .launch import running_server
@@ -71,7 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--url", help="benchmark a running server instead of starting one")
     ap.add_argument("--pid", type=int, help="with --url: the server's process id, for its memory")
-    ap.add_argument("--model", help="model directory for the started server (default: $NER_MODEL or embedded)")
+    add_model(ap, help="model directory for the started server (default: $NER_MODEL or embedded)")
     ap.add_argument("--requests", type=int, default=200, help="timed requests (default 200, at most 2000)")
     ap.add_argument("--chars", type=int, default=500, help="characters per text (default 500)")
     ap.add_argument("--budget", type=float, default=120, help="stop sending after this many seconds (default 120)")

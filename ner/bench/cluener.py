@@ -17,7 +17,8 @@ import statistics
 import time
 from pathlib import Path
 
-from ..training.corpora import CORPORA, DEV_SEED, default_data, hold_out
+from ..commands import add_threads
+from ..training.corpora import CORPORA, DEV_SEED, add_data_argument, hold_out
 
 
 def latency_ms(rec, texts: list[str], repeats: int) -> float:
@@ -40,12 +41,12 @@ def main(argv=None) -> None:
     from ner import finetune
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
+    add_data_argument(ap, os.environ)
     ap.add_argument("--work", type=Path, default=Path("work/cluener"))
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--max-steps", type=int, default=0, help="stop training after this many steps (smoke runs)")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads for training")
+    add_threads(ap, 2, "torch threads for training (default: 2)")
     ap.add_argument("--repeats", type=int, default=20)
     args = ap.parse_args(argv)
     source = args.data / CORPORA["cluener"][0]

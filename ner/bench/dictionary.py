@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..commands import add_model
+
 
 #: real word lists when the corpora folder is there: company short names and person names
 LEXICON_SOURCES = (("lexicon/org_company_short_wainshine.txt", "ORG"), ("lexicon/per.txt", "PER"))
@@ -144,14 +146,14 @@ def lexicon_experiment(model: str | None, data: Path) -> None:
 
 
 def main(argv=None) -> None:
-    from ner.training.corpora import default_data
+    from ner.training.corpora import add_data_argument
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None)
+    add_model(ap, os.environ)
     ap.add_argument("--entries", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--lexicon-experiment", action="store_true")
-    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
+    add_data_argument(ap, os.environ)
     args = ap.parse_args(argv)
     if args.lexicon_experiment:
         lexicon_experiment(args.model, args.data)

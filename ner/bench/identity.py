@@ -27,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..training.corpora import DEFAULT_DATA, default_data
+from ..training.corpora import DEFAULT_DATA, add_data_argument
+from ..commands import add_model
 
 RAW_FILES = ("news_qqnews.txt.gz", "social_weibo_2020.txt.gz", "social_zhihu_hotquestions.txt.gz",
              "encyclopedic_apps_iflytek.txt.gz", "news_toutiao_tnews.txt.gz", "dialogue_kdconv.txt.gz",
@@ -113,11 +114,10 @@ def main(argv=None) -> None:
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--save", type=Path, metavar="FILE", help="record the outputs to FILE")
     mode.add_argument("--compare", type=Path, metavar="FILE", help="re-run and compare with FILE")
-    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None,
-                    help="model directory (default: $NER_MODEL or the embedded model)")
+    add_model(ap, os.environ)
     ap.add_argument("--texts", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
+    add_data_argument(ap, os.environ)
     args = ap.parse_args(argv)
     rec = ner.load(args.model)
     header = {"model": rec.name, "model_hash": model_hash(rec.spec.path), "texts": args.texts, "seed": args.seed}

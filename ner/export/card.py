@@ -15,7 +15,7 @@ import os
 import json
 from pathlib import Path
 
-from ..training.corpora import default_data
+from ..training.corpora import add_data_argument
 
 LEXICON_NOTICES = """\
 | lexicon | source | licence |
@@ -269,7 +269,7 @@ def main(argv=None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", type=Path)
-    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
+    add_data_argument(ap, os.environ)
     ap.add_argument("--skip-eval", action="store_true", help="re-render from the existing scores.json")
     ap.add_argument("--ship", type=Path, help="then copy the model, without its FP32 graph, to this directory")
     args = ap.parse_args(argv)

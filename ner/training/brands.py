@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from .._optional import require
-from .corpora import default_data
+from .corpora import add_data_argument
 from .lexicon import LEXICON_FILES
 from .pretrain import MODERN, source_lines
 
@@ -102,7 +102,7 @@ def read_companies(path: Path | None) -> list[str]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
+    add_data_argument(ap, os.environ)
     ap.add_argument("--out", type=Path, default=Path("work/companies.tsv"))
     ap.add_argument("--min-count", type=int, default=20)
     ap.add_argument("--min-cue-share", type=float, default=0.15,

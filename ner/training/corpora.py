@@ -6,12 +6,14 @@ Corpora live outside the project: ``--data DIR`` of each command, else ``$NER_DA
 """
 from __future__ import annotations
 
+import argparse
 import random
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..formats import Example
 
-__all__ = ["Example", "CORPORA", "DEFAULT_DATA", "default_data", "train_dev", "load_corpus", "read_any"]
+__all__ = ["Example", "CORPORA", "DEFAULT_DATA", "default_data", "add_data_argument", "train_dev", "load_corpus", "read_any"]
 
 #: Where the corpora are looked for, in order: ``../shared/data`` and ``shared/data`` from the working
 #: directory, then ``shared/data`` beside the repository (this file is ner/training/corpora.py; in an installed
@@ -24,6 +26,13 @@ DEFAULT_DATA = next((p for p in DATA_CANDIDATES if p.is_dir()), DATA_CANDIDATES[
 def default_data(env_data: str | None = None) -> Path:
     """The commands' ``--data`` default: ``env_data`` (their ``$NER_DATA``) when set, else :data:`DEFAULT_DATA`."""
     return Path(env_data) if env_data else DEFAULT_DATA
+
+
+def add_data_argument(ap: argparse.ArgumentParser, env: Mapping[str, str], help: str | None = None) -> None:
+    """``--data``: the corpora folder, default ``$NER_DATA`` (from the command's ``env``) or :data:`DEFAULT_DATA`;
+    the one spelling of the argument every command shares (see :mod:`ner.commands`)."""
+    ap.add_argument("--data", type=Path, default=default_data(env.get("NER_DATA")),
+                    help=help or "the corpora folder (default: $NER_DATA or ../shared/data)")
 
 
 def corpus_file(data_dir: Path, relative: str) -> Path:

@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from .corpora import DEFAULT_DATA, Example, default_data, read_any
+from .corpora import DEFAULT_DATA, Example, add_data_argument, read_any
 from .scoring import macro, score
+from ..commands import add_model
 
 
 def evaluate(path: str | Path, recognizer, batch_size: int = 64, data_dir: Path = DEFAULT_DATA) -> dict:
@@ -46,10 +47,8 @@ def main(argv=None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("paths", nargs="+", help="annotated files or corpus splits by name (boson-dev, msra-test)")
-    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")),
-                    help="corpora folder for splits given by name")
-    ap.add_argument("--model", default=os.environ.get("NER_MODEL") or None,
-                    help="model directory (default: $NER_MODEL or the embedded model)")
+    add_data_argument(ap, os.environ, "corpora folder for splits given by name")
+    add_model(ap, os.environ)
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     args = ap.parse_args(argv)
     rec = ner.load(args.model, precision=args.precision)

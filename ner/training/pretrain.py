@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from ..tokenizer import fold_text
+from .corpora import add_data_argument
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,7 @@ def save(out: Path, name: str, keys, vectors, counts) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    add_data_argument(ap, os.environ)
     ap.add_argument("--out", type=Path, default=Path("work/w2v"))
     ap.add_argument("--exclude", nargs="*", default=[], choices=sorted(RAW_SOURCES))
     ap.add_argument("--char-dim", type=int, default=128)

@@ -18,7 +18,8 @@ import random
 import re
 from pathlib import Path
 
-from .corpora import Example, default_data
+from ..commands import add_model
+from .corpora import Example, add_data_argument
 from .pretrain import RAW_SOURCES, raw_lines
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ def main(argv=None) -> None:
     import ner
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=str(ner.EMBEDDED_MODEL))
-    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
+    add_model(ap, default=str(ner.EMBEDDED_MODEL))
+    add_data_argument(ap, os.environ)
     ap.add_argument("--out", type=Path, default=Path("work/pseudo.jsonl"))
     ap.add_argument("--chars", type=int, default=1_500_000)
     ap.add_argument("--min-score", type=float, default=0.9)

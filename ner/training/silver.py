@@ -33,8 +33,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+from ..commands import add_model
 from ..tags import Span
-from .corpora import default_data
+from .corpora import add_data_argument
 from .lexicon import LEXICON_FILES
 from .pretrain import MODERN, source_lines
 
@@ -239,8 +240,8 @@ def main(argv=None) -> None:
     import ner
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=str(ner.EMBEDDED_MODEL))
-    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
+    add_model(ap, default=str(ner.EMBEDDED_MODEL))
+    add_data_argument(ap, os.environ)
     ap.add_argument("--out", type=Path, default=Path("work/silver.jsonl"))
     ap.add_argument("--mined", type=Path, help="also write the names both teachers agree on (a lexicon)")
     ap.add_argument("--chars", type=int, default=2_000_000)

@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
+from ..commands import add_fields
 from ..crf import CRF, viterbi
 from ..features import SHAPE_FEATURES, BigramTable, Featurizer, Lexicon
 from ..tags import tags_to_spans
 from ..tokenizer import SPECIAL_TOKENS, TextTokenizer, fold_char
 from .batches import collate, encode_examples, make_batches, mask_unknown, sample_epoch
-from .corpora import CORPORA, DEFAULT_DATA, Example, default_data, train_dev
+from .corpora import CORPORA, DEFAULT_DATA, Example, add_data_argument, train_dev
 from .lexicon import LEXICON_SOURCES, build_lexicon_file
 from .scoring import macro, score
 
@@ -249,7 +250,7 @@ def parse_args(argv=None) -> TrainConfig:
     """The command line as a :class:`TrainConfig`."""
     ap = argparse.ArgumentParser(prog="python -m ner.train", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=default_data(os.environ.get("NER_DATA")))
+    add_data_argument(ap, os.environ)
     ap.add_argument("--w2v", default="work/w2v", help="pre-trained vectors from `python -m ner.training.pretrain` ('' for none)")
     ap.add_argument("--out", type=Path, default=Path("runs/cbl"))
     ap.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA),
@@ -275,18 +276,11 @@ def parse_args(argv=None) -> TrainConfig:
                     help="read the shape features (Latin case, digits, spaces; ner.features.SHAPE_FEATURES) "
                          "after the lexicon's; with --init, their weights start at zero")
     ap.add_argument("--assets", type=Path, help="reuse the vocabulary, bigrams and lexicon of an earlier run's assets/")
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--dropout", type=float, default=0.3)
-    ap.add_argument("--dev-size", type=int, default=2000)
-    ap.add_argument("--max-len", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (smoke tests)")
-    ap.add_argument("--unk-rate", type=float, default=0.0,
-                    help="share of training tokens replaced by [UNK], so unknown characters do not disturb neighbours")
+    add_fields(ap, TrainConfig, ("epochs", "batch_size", "lr", "hidden", "dropout", "dev_size", "max_len", "threads",
+                                 "seed", "max_steps", "unk_rate"),
+               {"max_steps": "stop after this many steps (smoke tests)",
+                "unk_rate": "share of training tokens replaced by [UNK], so unknown characters do not disturb "
+                            "neighbours"})
     args = ap.parse_args(argv)
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()}
     return TrainConfig(**values)
