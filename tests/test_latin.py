@@ -139,3 +139,21 @@ def test_silver_refilter_drops_product_spans_and_sentences_that_missed_a_latin_b
     assert (kept, dropped) == (2, 1)
     out = [json.loads(line) for line in open(tmp_path / "out.jsonl", encoding="utf-8")]
     assert out[0]["text"] == "Metaverse的概念" and out[1]["spans"] == [[0, 2, "ORG"]]
+
+
+def test_every_training_stage_of_the_rebuild_parses(tmp_path):
+    """``python -m ner.training.rebuild`` runs the recipe's commands: each ``ner.train`` line must be one
+    the command accepts, with the run directory and the epochs it names."""
+    from ner.training.rebuild import stages
+    from ner.training.train import parse_args
+
+    found = stages("../shared/data", tmp_path / "work", tmp_path / "runs", None)
+    names = [name for name, _, _ in found]
+    assert names[0] == "lac venv" and names[-2:] == ["m6", "m6 export"] and len(set(names)) == len(names)
+    trains = [cmd[cmd.index("ner.train") + 1 :] for _, _, cmd in found if "ner.train" in cmd]
+    assert len(trains) == 9  # the first model, st, st2, m1 ... m6
+    for argv in trains:
+        cfg = parse_args(argv)
+        assert str(cfg.out).startswith(str(tmp_path / "runs")) and cfg.epochs >= 2
+    m6 = parse_args(trains[-1])
+    assert m6.shape and "prod" in m6.lexicons and "brand" in m6.lexicons and m6.seed == 6
