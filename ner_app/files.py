@@ -6,6 +6,7 @@ request may refer to are uploads that Gradio itself wrote into this directory.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -19,6 +20,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from . import gradio_edge
+from .clients import CLIENT
+from .config import Settings
+
 log = logging.getLogger(__name__)
 
 #: How Gradio marks a file reference inside a request's data (``client_utils.is_file_obj_with_meta``).
@@ -26,7 +31,11 @@ FILE_DATA = "gradio.FileData"
 
 
 class CacheFull(Exception):
-    """There is no room for ``size`` more bytes under the cap, even after removing expired files."""
+    """There is no room for ``size`` more bytes (or one more file) under the cap, even after removing expired files."""
+
+
+class ClientFull(CacheFull):
+    """One client holds its share of the cache (``NER_CLIENT_CACHE_BYTES``): the others keep their room."""
 
 
 class UploadRefused(Exception):
@@ -51,24 +60,37 @@ REFUSALS = {
 class FileArea:
     """The server's own directory for uploads and downloads (Gradio's upload folder and cache).
 
-    Files older than ``ttl_s`` seconds are removed whenever room is needed, and
-    all files together stay under ``max_bytes``: :meth:`reserve` refuses bytes
-    that would not fit.  :meth:`remove` deletes the whole directory (at shutdown).
+    All files together stay under ``max_bytes`` and ``max_files``, and what one
+    client address wrote in the last time-to-live under ``client_bytes``:
+    :meth:`claim` refuses bytes that would not fit.  Claims are counted as they
+    are made (an upload's as its bytes arrive), so the check is a sum, never a
+    walk; the folder is walked (files older than ``ttl_s`` removed, the rest
+    counted) at most once every ``sweep_s`` seconds, by one thread, outside the
+    accounting lock.  :meth:`remove` deletes the whole directory (at shutdown).
     """
 
-    def __init__(self, root: str | Path, ttl_s: float, max_bytes: int):
+    def __init__(self, root: str | Path, ttl_s: float, max_bytes: int, max_files: int = 10_000,
+                 client_bytes: int | None = None, sweep_s: float = 2.0):
         self.root = Path(root).resolve()
         self.ttl_s = ttl_s
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-        self._reserved = 0
+        self.max_files = max_files
+        self.client_bytes = client_bytes or max_bytes
+        self.sweep_s = sweep_s
+        self._lock = threading.Lock()  # the counts below; held for sums only
+        self._sweeping = threading.Lock()  # one walk at a time; a claim never waits for it
+        self._disk = (0, 0)  # bytes, files found by the last walk
+        self._since = [0, 0]  # bytes, files claimed since the last walk began
+        self._swept_at = -float("inf")
+        #: per client: (time, bytes) of each claim in the last time-to-live
+        self._by_client: dict[str, collections.deque[tuple[float, int]]] = {}
 
     @classmethod
-    def create(cls, ttl_s: float, max_bytes: int, parent: str | Path | None = None) -> FileArea:
+    def create(cls, ttl_s: float, max_bytes: int, parent: str | Path | None = None, **limits) -> FileArea:
         """A fresh private directory inside ``parent`` (made if missing; default: the system's temporary directory)."""
         if parent:
             Path(parent).mkdir(parents=True, exist_ok=True)
-        return cls(tempfile.mkdtemp(prefix="ner-app-", dir=parent or None), ttl_s, max_bytes)
+        return cls(tempfile.mkdtemp(prefix="ner-app-", dir=parent or None), ttl_s, max_bytes, **limits)
 
     @property
     def downloads(self) -> Path:
@@ -81,12 +103,14 @@ class FileArea:
         except (OSError, ValueError):
             return False
 
-    def sweep(self) -> int:
-        """Remove files older than the time-to-live and empty folders; returns the bytes left."""
+    def sweep(self) -> tuple[int, int]:
+        """Remove files older than the time-to-live and empty folders; returns the bytes and files left."""
+        with self._lock:
+            claimed_before = tuple(self._since)
         cutoff = time.time() - self.ttl_s
-        used = 0
-        for folder, dirs, files in os.walk(self.root, topdown=False):
-            for name in files:
+        used = files = 0
+        for folder, dirs, names in os.walk(self.root, topdown=False):
+            for name in names:
                 path = os.path.join(folder, name)
                 try:
                     st = os.lstat(path)
@@ -94,51 +118,122 @@ class FileArea:
                         os.remove(path)
                     else:
                         used += st.st_size
+                        files += 1
                 except OSError:  # removed meanwhile
                     pass
             for name in dirs:
                 with contextlib.suppress(OSError):  # not empty
                     os.rmdir(os.path.join(folder, name))
-        return used
+        with self._lock:  # claims made during the walk stay counted (the walk may have missed them)
+            self._disk = (used, files)
+            self._since = [max(0, self._since[0] - claimed_before[0]), max(0, self._since[1] - claimed_before[1])]
+        return used, files
 
-    def claim(self, size: int) -> int:
-        """Hold room for ``size`` bytes about to be written (returns ``size``), or raise :class:`CacheFull`.
+    def _maybe_sweep(self) -> None:
+        now = time.monotonic()
+        if now - self._swept_at >= self.sweep_s and self._sweeping.acquire(blocking=False):
+            try:
+                self._swept_at = now
+                self.sweep()
+            finally:
+                self._sweeping.release()
 
-        Call :meth:`release` once they are written: from then on they are counted on disk.
-        """
+    def usage(self) -> tuple[int, int]:
+        """Bytes and files counted now: the last walk's plus what was claimed since."""
         with self._lock:
-            used = self.sweep()
-            if used + self._reserved + size > self.max_bytes:
-                raise CacheFull(f"{used + self._reserved} of {self.max_bytes} bytes in use, {size} more asked for")
-            self._reserved += size
-        return size
+            return self._disk[0] + self._since[0], self._disk[1] + self._since[1]
 
-    def release(self, size: int) -> None:
+    def claim(self, size: int, files: int = 0, client: str | None = None) -> int:
+        """Count ``size`` bytes (and ``files`` files) about to be written for ``client`` (default: the client of
+        the request being served), or raise :class:`CacheFull` / :class:`ClientFull`; returns ``size``."""
+        client = client or current_client()
+        for attempt in (0, 1):
+            with self._lock:
+                used, count = self._disk[0] + self._since[0], self._disk[1] + self._since[1]
+                fits = used + size <= self.max_bytes and count + files <= self.max_files
+                mine = self._client_used(client)
+                if fits and mine + size <= self.client_bytes:
+                    self._since[0] += size
+                    self._since[1] += files
+                    if client and size:
+                        self._by_client.setdefault(client, collections.deque()).append((time.monotonic(), size))
+                    return size
+            if not fits and attempt == 0:
+                self._maybe_sweep()  # expired files may make room: at most one walk every sweep_s
+                continue
+            if fits:
+                raise ClientFull(f"this client wrote {mine} of its {self.client_bytes} bytes in the last "
+                                 f"{self.ttl_s:g} s; {size} more asked for")
+            raise CacheFull(f"{used} of {self.max_bytes} bytes and {count} of {self.max_files} files in use, "
+                            f"{size} bytes and {files} files more asked for")
+        raise AssertionError("unreachable")
+
+    def _client_used(self, client: str | None) -> int:
+        """Bytes ``client`` claimed within the time-to-live (older claims dropped); call with the lock held."""
+        claims = self._by_client.get(client or "")
+        if not claims:
+            return 0
+        cutoff = time.monotonic() - self.ttl_s
+        while claims and claims[0][0] < cutoff:
+            claims.popleft()
+        if not claims:
+            del self._by_client[client or ""]
+            return 0
+        return sum(size for _, size in claims)
+
+    def release(self, size: int, files: int = 0, client: str | None = None) -> None:
+        """Give back a claim that was not written (a refused or broken upload, a failed download)."""
+        client = client or current_client()
         with self._lock:
-            self._reserved -= size
+            self._since[0] = max(0, self._since[0] - size)
+            self._since[1] = max(0, self._since[1] - files)
+            claims = self._by_client.get(client or "")
+            if claims and size:
+                claims.append((time.monotonic(), -size))
 
     @contextlib.contextmanager
-    def reserve(self, size: int) -> Iterator[None]:
-        """:meth:`claim` ``size`` bytes for the block that writes them."""
-        self.claim(size)
+    def reserve(self, size: int, files: int = 0) -> Iterator[None]:
+        """:meth:`claim` ``size`` bytes for the block that writes them (given back if the block fails)."""
+        client = current_client()
+        self.claim(size, files, client)
         try:
             yield
-        finally:
-            self.release(size)
+        except BaseException:
+            self.release(size, files, client)
+            raise
 
     def discard(self, path: str | Path) -> None:
         """Delete an upload once it has been read, and its folder when that is empty."""
         if not self.contains(path):
             return
         with contextlib.suppress(OSError):
+            size = os.lstat(path).st_size
             os.remove(path)
             folder = Path(os.path.realpath(os.path.dirname(path)))
             if folder != self.root:
                 folder.rmdir()
+            with self._lock:  # the next walk would find it gone; count it gone now
+                self._disk = (max(0, self._disk[0] - size), max(0, self._disk[1] - 1))
 
     def remove(self) -> None:
         """Delete the directory and everything in it."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def current_client() -> str | None:
+    """The client address of the request being served: the guard's (REST, uploads), or Gradio's request of the
+    event being run (the page's events run in the queue, away from their HTTP request)."""
+    client = CLIENT.get()
+    if client:
+        return client
+    try:
+        from gradio.context import LocalContext
+
+        request = LocalContext.request.get(None)
+        host = getattr(getattr(request, "client", None), "host", None)
+        return str(host) if host else None
+    except (ImportError, LookupError, AttributeError):
+        return None
 
 
 def read_file(path: str | Path, limit: int, area: FileArea | None = None) -> bytes:
@@ -215,6 +310,28 @@ class UploadsOnlyBlocks(gr.Blocks):
     """
 
     file_area: FileArea | None = None
+    #: the server's settings: the bounds of sessions and of the queue per client (:mod:`ner_app.gradio_edge`)
+    edge_settings: Settings = Settings()
+
+    def bound(self, settings: Settings, files: FileArea | None = None) -> None:
+        """Hold this app to ``settings`` (sessions, queue per client) and its uploads to ``files``."""
+        self.edge_settings = settings
+        self.file_area = files
+
+    @property
+    def state_holder(self):
+        return self._state_holder
+
+    @state_holder.setter
+    def state_holder(self, holder) -> None:  # Gradio's app sets it when it mounts this Blocks
+        s = self.edge_settings
+        gradio_edge.bound_sessions(holder, s.session_ttl_s, s.session_closed_ttl_s, s.max_sessions)
+        self._state_holder = holder
+
+    def queue(self, *args, **kwargs):
+        out = super().queue(*args, **kwargs)
+        gradio_edge.bound_queue(self._queue, self.edge_settings.client_max_requests)
+        return out
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         received = self.upload_file_set

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import threading
 from collections.abc import Iterator
 from typing import Protocol
@@ -26,6 +27,16 @@ class EngineClosed(RuntimeError):
     """The server is shutting down: the engine takes no more work."""
 
 
+class CallCancelled(EngineClosed):
+    """The client of this call went away: its remaining turns are not run."""
+
+
+#: Set by the guard for each request: an event set when the request's client has gone away.
+CANCELLED: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("ner_cancelled", default=None)
+#: How often a call waiting for its turn looks whether its client has gone (seconds).
+CANCEL_POLL_S = 0.25
+
+
 class EngineGate:
     """A recognizer shared fairly: at most ``slots`` engine calls at once, first come first served,
     and a long batch goes through in turns of about ``chunk_chars`` characters.
@@ -37,7 +48,9 @@ class EngineGate:
     for at most one turn per slot, not for a whole batch of long texts (a turn
     holds at least one whole text: texts are never cut, so a text's entities do
     not depend on how it was scheduled).
-    :meth:`close` (at shutdown) makes every waiting call raise :class:`EngineClosed`.
+    :meth:`close` (at shutdown) makes every waiting call, and every running call at its next
+    turn, raise :class:`EngineClosed`; a call whose client went away (:data:`CANCELLED`, set by the
+    guard) raises :class:`CallCancelled` at its next turn, or while it waits for one.
     """
 
     def __init__(self, recognizer, slots: int = 2, chunk_chars: int = 20_000):
@@ -60,8 +73,9 @@ class EngineGate:
         # only pass the keyword on when there is one: a test's fake engine may not take it
         options = {"dictionary": dictionary} if dictionary is not None else {}
         out: list[list[ner.Entity]] = []
+        cancelled = CANCELLED.get()
         for turn in turns(texts, self.chunk_chars):
-            with self._turn():
+            with self._turn(cancelled):
                 out.extend(self._rec.recognize_batch(turn, **options))
         return out
 
@@ -72,18 +86,22 @@ class EngineGate:
             self._cond.notify_all()
 
     @contextlib.contextmanager
-    def _turn(self) -> Iterator[None]:
+    def _turn(self, cancelled: threading.Event | None = None) -> Iterator[None]:
         ticket = object()
         with self._cond:
             self._line.append(ticket)
             try:
                 while not self._closed and (self._free == 0 or self._line[0] is not ticket):
-                    self._cond.wait()
+                    if cancelled is not None and cancelled.is_set():
+                        break
+                    self._cond.wait(CANCEL_POLL_S if cancelled is not None else None)
             finally:
                 self._line.remove(ticket)
                 self._cond.notify_all()  # the next in line may take another free slot, or see the gate closed
             if self._closed:
                 raise EngineClosed("the server is shutting down")
+            if cancelled is not None and cancelled.is_set():
+                raise CallCancelled("the client went away")
             self._free -= 1
         try:
             yield
