@@ -176,7 +176,7 @@ def build_demo(service: NerService | None = None) -> gr.Blocks:
                           entities_json("entities"), api_name="extract", batch=True,
                           max_batch_size=16, validator=service.validate_batch, api_description=API_NOTE["extract"],
                           concurrency_limit=service.settings.engine_slots)
-    demo.file_area = service.files
+    demo.bound(service.settings, service.files)  # issue 26: sessions, queue per client, uploads
     demo.queue(max_size=service.settings.queue_size)
     return demo
 

@@ -64,13 +64,15 @@ class FileArea:
     client address wrote in the last time-to-live under ``client_bytes``:
     :meth:`claim` refuses bytes that would not fit.  Claims are counted as they
     are made (an upload's as its bytes arrive), so the check is a sum, never a
-    walk; the folder is walked (files older than ``ttl_s`` removed, the rest
-    counted) at most once every ``sweep_s`` seconds, by one thread, outside the
-    accounting lock.  :meth:`remove` deletes the whole directory (at shutdown).
+    walk per request: the folder is walked (files older than ``ttl_s`` removed,
+    the rest counted) only when a claim does not fit and files were written
+    since the last walk began (or ``sweep_s`` seconds have passed), by one
+    thread at a time, outside the accounting lock.  :meth:`remove` deletes the
+    whole directory (at shutdown).
     """
 
     def __init__(self, root: str | Path, ttl_s: float, max_bytes: int, max_files: int = 10_000,
-                 client_bytes: int | None = None, sweep_s: float = 2.0):
+                 client_bytes: int | None = None, sweep_s: float = 5.0):
         self.root = Path(root).resolve()
         self.ttl_s = ttl_s
         self.max_bytes = max_bytes
@@ -78,10 +80,12 @@ class FileArea:
         self.client_bytes = client_bytes or max_bytes
         self.sweep_s = sweep_s
         self._lock = threading.Lock()  # the counts below; held for sums only
-        self._sweeping = threading.Lock()  # one walk at a time; a claim never waits for it
+        self._sweeping = threading.Lock()  # one walk at a time
         self._disk = (0, 0)  # bytes, files found by the last walk
-        self._since = [0, 0]  # bytes, files claimed since the last walk began
-        self._swept_at = -float("inf")
+        self._held = [0, 0]  # bytes, files claimed by writes in progress
+        self._written = [0, 0]  # bytes, files written since the last walk began
+        self._walks = 0
+        self._walked_at = -float("inf")
         #: per client: (time, bytes) of each claim in the last time-to-live
         self._by_client: dict[str, collections.deque[tuple[float, int]]] = {}
 
@@ -106,7 +110,8 @@ class FileArea:
     def sweep(self) -> tuple[int, int]:
         """Remove files older than the time-to-live and empty folders; returns the bytes and files left."""
         with self._lock:
-            claimed_before = tuple(self._since)
+            written_before = tuple(self._written)
+            self._walked_at = time.monotonic()
         cutoff = time.time() - self.ttl_s
         used = files = 0
         for folder, dirs, names in os.walk(self.root, topdown=False):
@@ -124,49 +129,50 @@ class FileArea:
             for name in dirs:
                 with contextlib.suppress(OSError):  # not empty
                     os.rmdir(os.path.join(folder, name))
-        with self._lock:  # claims made during the walk stay counted (the walk may have missed them)
+        with self._lock:  # what was written during the walk stays counted (the walk may have missed it)
             self._disk = (used, files)
-            self._since = [max(0, self._since[0] - claimed_before[0]), max(0, self._since[1] - claimed_before[1])]
+            self._written = [max(0, w - b) for w, b in zip(self._written, written_before)]
+            self._walks += 1
         return used, files
 
-    def _maybe_sweep(self) -> None:
-        now = time.monotonic()
-        if now - self._swept_at >= self.sweep_s and self._sweeping.acquire(blocking=False):
-            try:
-                self._swept_at = now
-                self.sweep()
-            finally:
-                self._sweeping.release()
-
     def usage(self) -> tuple[int, int]:
-        """Bytes and files counted now: the last walk's plus what was claimed since."""
+        """Bytes and files counted now: the last walk's, plus what was written since and is being written."""
         with self._lock:
-            return self._disk[0] + self._since[0], self._disk[1] + self._since[1]
+            return self._usage()
 
-    def claim(self, size: int, files: int = 0, client: str | None = None) -> int:
-        """Count ``size`` bytes (and ``files`` files) about to be written for ``client`` (default: the client of
-        the request being served), or raise :class:`CacheFull` / :class:`ClientFull`; returns ``size``."""
+    def _usage(self) -> tuple[int, int]:
+        return (self._disk[0] + self._held[0] + self._written[0], self._disk[1] + self._held[1] + self._written[1])
+
+    def claim(self, size: int, files: int = 0, client: str | None = None, walk: bool = True) -> int:
+        """Hold ``size`` bytes (and ``files`` files) about to be written for ``client`` (default: the client of
+        the request being served), or raise :class:`CacheFull` / :class:`ClientFull`; returns ``size``.
+        Call :meth:`commit` once they are written, :meth:`release` if they are not.  ``walk=False``: never
+        walk the folder (on the event loop); a claim that does not fit then raises at once."""
         client = client or current_client()
         for attempt in (0, 1):
             with self._lock:
-                used, count = self._disk[0] + self._since[0], self._disk[1] + self._since[1]
+                used, count = self._usage()
                 fits = used + size <= self.max_bytes and count + files <= self.max_files
                 mine = self._client_used(client)
-                if fits and mine + size <= self.client_bytes:
-                    self._since[0] += size
-                    self._since[1] += files
+                if fits and mine + size <= self.client_bytes and (self._walks or not walk):
+                    self._held[0] += size
+                    self._held[1] += files
                     if client and size:
                         self._by_client.setdefault(client, collections.deque()).append((time.monotonic(), size))
                     return size
-            if not fits and attempt == 0:
-                self._maybe_sweep()  # expired files may make room: at most one walk every sweep_s
+                useful = not self._walks or any(self._written) or time.monotonic() - self._walked_at > self.sweep_s
+                walks = self._walks
+            if attempt == 0 and walk and (not fits or not self._walks) and useful:
+                with self._sweeping:
+                    if self._walks == walks:  # nobody walked while this thread waited
+                        self.sweep()
                 continue
-            if fits:
-                raise ClientFull(f"this client wrote {mine} of its {self.client_bytes} bytes in the last "
-                                 f"{self.ttl_s:g} s; {size} more asked for")
-            raise CacheFull(f"{used} of {self.max_bytes} bytes and {count} of {self.max_files} files in use, "
-                            f"{size} bytes and {files} files more asked for")
-        raise AssertionError("unreachable")
+            break
+        if fits:
+            raise ClientFull(f"this client wrote {mine} of its {self.client_bytes} bytes in the last "
+                             f"{self.ttl_s:g} s; {size} more asked for")
+        raise CacheFull(f"{used} of {self.max_bytes} bytes and {count} of {self.max_files} files in use, "
+                        f"{size} bytes and {files} files more asked for")
 
     def _client_used(self, client: str | None) -> int:
         """Bytes ``client`` claimed within the time-to-live (older claims dropped); call with the lock held."""
@@ -181,12 +187,18 @@ class FileArea:
             return 0
         return sum(size for _, size in claims)
 
+    def commit(self, size: int, files: int = 0) -> None:
+        """The claimed bytes are written: from now on they are on disk (the next walk counts them)."""
+        with self._lock:
+            self._held = [max(0, self._held[0] - size), max(0, self._held[1] - files)]
+            self._written[0] += size
+            self._written[1] += files
+
     def release(self, size: int, files: int = 0, client: str | None = None) -> None:
         """Give back a claim that was not written (a refused or broken upload, a failed download)."""
         client = client or current_client()
         with self._lock:
-            self._since[0] = max(0, self._since[0] - size)
-            self._since[1] = max(0, self._since[1] - files)
+            self._held = [max(0, self._held[0] - size), max(0, self._held[1] - files)]
             claims = self._by_client.get(client or "")
             if claims and size:
                 claims.append((time.monotonic(), -size))
@@ -201,6 +213,7 @@ class FileArea:
         except BaseException:
             self.release(size, files, client)
             raise
+        self.commit(size, files)
 
     def discard(self, path: str | Path) -> None:
         """Delete an upload once it has been read, and its folder when that is empty."""
@@ -213,7 +226,10 @@ class FileArea:
             if folder != self.root:
                 folder.rmdir()
             with self._lock:  # the next walk would find it gone; count it gone now
-                self._disk = (max(0, self._disk[0] - size), max(0, self._disk[1] - 1))
+                if self._written[0] >= size and self._written[1]:
+                    self._written = [self._written[0] - size, self._written[1] - 1]
+                else:
+                    self._disk = (max(0, self._disk[0] - size), max(0, self._disk[1] - 1))
 
     def remove(self) -> None:
         """Delete the directory and everything in it."""

@@ -24,6 +24,8 @@ from typing import Any
 import threading
 from urllib.parse import urlsplit
 
+import anyio
+
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -89,9 +91,11 @@ class Guard:
             "streams": (settings.client_max_streams, settings.max_streams, "NER_CLIENT_MAX_STREAMS")})
         if files is not None:
             files.max_files, files.client_bytes = settings.cache_max_files, settings.client_cache_bytes
-        # Starlette's Host check, then uvicorn's reading of a trusted proxy's X-Forwarded-For/-Proto
-        entry: ASGIApp = TrustedHostMiddleware(self._guarded, allowed_hosts=list(settings.allowed_host_names()),
-                                               www_redirect=False)
+        # Starlette's Host check (a request without Host, HTTP/1.0's, names no other site), then uvicorn's
+        # reading of a trusted proxy's X-Forwarded-For/-Proto
+        self.hosts = TrustedHostMiddleware(self._guarded, allowed_hosts=list(settings.allowed_host_names()),
+                                           www_redirect=False)
+        entry: ASGIApp = self._host_checked
         self.proxies = list(settings.trusted_proxies)
         self.trusted = None
         if self.proxies:
@@ -107,6 +111,12 @@ class Guard:
         if not self._from_proxy(scope):  # X-Forwarded-* from anyone else is a client's own writing
             scope["headers"] = [(k, v) for k, v in scope.get("headers", []) if k not in FORWARDED]
         await self.entry(scope, receive, self._with_headers(send))
+
+    async def _host_checked(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if any(name == b"host" for name, _ in scope.get("headers", [])):
+            await self.hosts(scope, receive, send)
+        else:
+            await self._guarded(scope, receive, send)
 
     def _from_proxy(self, scope: Scope) -> bool:
         return self.trusted is not None and client_address(scope) in self.trusted
@@ -183,15 +193,29 @@ class Guard:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        task = asyncio.current_task()
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            if task is not None:
+                task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(self.settings.stream_max_s, expire)
         try:
-            await asyncio.wait_for(self._bounded(scope, receive, tracking_send, limit), self.settings.stream_max_s)
-        except asyncio.TimeoutError:
+            await self._bounded(scope, receive, tracking_send, limit)
+        except asyncio.CancelledError:
+            if not expired:
+                raise
             with contextlib.suppress(Exception):
                 if started:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
                 else:
                     await respond(send, 408, f"an event stream lasts at most {self.settings.stream_max_s:g} "
                                              f"seconds; open a new one")
+        finally:
+            timer.cancel()
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int,
                        upload: Upload | None = None) -> None:
@@ -229,7 +253,7 @@ class Guard:
                 if state["size"] > limit:
                     return await refuse(413, f"request body is over the limit of {limit} bytes", unread=more)
                 if upload is not None:
-                    problem = upload.received(chunk)
+                    problem = await upload.received(chunk)
                     if problem:
                         return await refuse(*problem, unread=more)
                 state["body_done"] = not more
@@ -415,7 +439,7 @@ class Upload:
         self.delimiters = 0
         self.claimed = [0, 0]
 
-    def received(self, chunk: bytes) -> tuple[int, str] | None:
+    async def received(self, chunk: bytes) -> tuple[int, str] | None:
         """Claim ``chunk``; a refusal ``(status, message)`` when it does not fit."""
         files = 0
         if self.delimiter:  # each delimiter opens a part (the last one closes the form: one file too many)
@@ -426,7 +450,12 @@ class Upload:
                 return 413, f"an upload holds at most {self.max_files} files (NER_UPLOAD_MAX_FILES)"
             files = self.delimiters - self.claimed[1]
         try:
-            self.files.claim(len(chunk), files, self.client)
+            try:
+                self.files.claim(len(chunk), files, self.client, walk=False)
+            except ClientFull:
+                raise
+            except CacheFull:  # expired files may make room: the walk runs off the event loop
+                await anyio.to_thread.run_sync(self.files.claim, len(chunk), files, self.client)
         except ClientFull as exc:
             log.warning("upload refused: %s", exc)
             return 429, ("您上传的文件已占满个人暂存空间，请稍后再上传。Your uploads and downloads fill your share of "
@@ -439,5 +468,7 @@ class Upload:
         return None
 
     def done(self, ok: bool) -> None:
-        if not ok and any(self.claimed):
+        if ok:
+            self.files.commit(*self.claimed)
+        elif any(self.claimed):
             self.files.release(self.claimed[0], self.claimed[1], self.client)

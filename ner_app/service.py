@@ -416,7 +416,7 @@ class NerService:
 
     def _room(self, size: int):
         if self.files is not None:
-            return self.files.reserve(size)
+            return self.files.reserve(size, files=len(DOWNLOADS))  # issue 26: counted per client
         self._prune_exports()
         return contextlib.nullcontext()
 
