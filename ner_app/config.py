@@ -78,7 +78,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     #: page sessions: seconds a session lives after its last event, and after its tab closed; sessions in all
     session_ttl_s: float = 1800.0
-    session_closed_ttl_s: float = 30.0
+    session_closed_ttl_s: float = 10.0
     max_sessions: int = 2000
 
     def allowed_host_names(self) -> tuple[str, ...]:

@@ -75,8 +75,14 @@ def fn_index(url: str, api_name: str) -> int:
 
 
 def page_analysis(url: str, index: int, text: str, http: httpx.Client) -> str:
-    """What the page's button does in a fresh tab: join the queue under a new session, read its event stream."""
+    """What a fresh tab does: its heartbeat stream open while the button's event joins the queue under a new
+    session and its event stream is read; then the tab closes."""
     session = uuid.uuid4().hex[:11]
+    with http.stream("GET", f"{url}/gradio_api/heartbeat/{session}"):
+        return _page_event(url, index, text, http, session)
+
+
+def _page_event(url: str, index: int, text: str, http: httpx.Client, session: str) -> str:
     r = http.post(f"{url}/gradio_api/queue/join", json={"data": [text, None], "fn_index": index,
                                                          "session_hash": session, "event_data": None,
                                                          "trigger_id": None})
@@ -93,22 +99,25 @@ def page_analysis(url: str, index: int, text: str, http: httpx.Client) -> str:
 
 # ---------------------------------------------------------------- scenarios
 
-def sessions(url: str, pid: int | None, n: int = 400, chars: int = 1700, first: int = 100) -> dict:
+def sessions(url: str, pid: int | None, n: int = 400, chars: int = 1700, first: int = 100,
+             one_session: bool = False) -> dict:
     """``n`` fresh page sessions, each analysing a text of ``chars`` characters: RSS after the first
-    ``first`` and after the last."""
+    ``first`` and after the last.  ``one_session``: the same analyses in one session (the baseline)."""
     index = fn_index(url, "analyze")
     results: dict[str, int] = {}
     rss: dict[str, float | None] = {}
     t0 = time.monotonic()
     with client(timeout=120) as http:
         for i in range(n):
-            outcome = page_analysis(url, index, text_of(chars, f"第{i}位访客："), http)
+            text = text_of(chars, f"第{i}位访客：")
+            outcome = (_page_event(url, index, text, http, "one-session") if one_session
+                       else page_analysis(url, index, text, http))
             results[outcome] = results.get(outcome, 0) + 1
             if i + 1 == first:
                 rss["after_first"] = pid and rss_mib(pid)
     time.sleep(2)
     rss["after_last"] = pid and rss_mib(pid)
-    out: dict = {"sessions": n, "chars": chars, "outcomes": results, "seconds": round(time.monotonic() - t0, 1),
+    out: dict = {"sessions": 1 if one_session else n, "analyses": n, "chars": chars, "outcomes": results, "seconds": round(time.monotonic() - t0, 1),
                  "rss_mib": {k: v and round(v, 1) for k, v in rss.items()}}
     if rss.get("after_first") and rss.get("after_last"):
         out["growth_mib"] = round(rss["after_last"] - rss["after_first"], 1)  # type: ignore[operator]
@@ -252,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pid", type=int)
     ap.add_argument("--model")
     ap.add_argument("--sessions", type=int, default=400)
+    ap.add_argument("--one-session", action="store_true", help="sessions: every analysis in one session")
     ap.add_argument("--chars", type=int)
     ap.add_argument("--stalled", type=int, default=340)
     ap.add_argument("--declared", type=int, default=850_000)
@@ -261,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--analyses", type=int, default=30)
     ap.add_argument("--entries", type=int, default=1000)
     args = ap.parse_args(argv)
-    kwargs = {"sessions": {"n": args.sessions, "chars": args.chars or 1700},
+    kwargs = {"sessions": {"n": args.sessions, "chars": args.chars or 1700, "one_session": args.one_session},
               "uploads": {"stalled": args.stalled, "declared": args.declared},
               "flood": {"sockets": args.sockets, "chars": args.chars or 100_000},
               "queue": {"calls": args.calls}, "heartbeats": {"streams": args.streams},
