@@ -110,7 +110,7 @@ class BoundedStateHolder(StateHolder):
         for session_id in list(self.session_data):
             used = self.time_last_used.get(session_id, now)
             idle = (now - used).total_seconds()
-            if session_id in busy or (idle < self.ttl_s and (TABS.is_open(session_id) or idle < self.closed_ttl_s)):
+            if busy.get(session_id) or (idle < self.ttl_s and (TABS.is_open(session_id) or idle < self.closed_ttl_s)):
                 continue
             self.release(session_id)
 
@@ -124,6 +124,8 @@ class BoundedStateHolder(StateHolder):
         if queue is not None:
             with contextlib.suppress(KeyError):
                 del queue.pending_messages_per_session[session_id]
+            if not queue.pending_event_ids_session.get(session_id, True):
+                queue.pending_event_ids_session.pop(session_id, None)
         TABS.forget(session_id)
 
 

@@ -35,7 +35,7 @@ import httpx
 from ner.samples import NEWS
 
 from .api import rss_mib
-from .launch import ROOT, free_port, running_server
+from .launch import running_server
 
 HOSTILE = "127.0.0.2"
 OTHER = "127.0.0.1"
