@@ -78,3 +78,19 @@ class ClientBounds:
     def held(self, kind: str, client: str | None = None) -> int:
         with self._lock:
             return self._total[kind] if client is None else self._held[kind][client]
+
+
+def current_client() -> str | None:
+    """The client address of the request being served: the guard's (REST, uploads), or Gradio's request of the
+    event being run (the page's events run in the queue, away from their HTTP request)."""
+    client = CLIENT.get()
+    if client:
+        return client
+    try:
+        from gradio.context import LocalContext
+
+        request = LocalContext.request.get(None)
+        host = getattr(getattr(request, "client", None), "host", None)
+        return str(host) if host else None
+    except (ImportError, LookupError, AttributeError):
+        return None

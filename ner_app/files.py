@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from . import gradio_edge
-from .clients import CLIENT
+from .clients import current_client
 from .config import Settings
 
 log = logging.getLogger(__name__)
@@ -234,22 +234,6 @@ class FileArea:
     def remove(self) -> None:
         """Delete the directory and everything in it."""
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def current_client() -> str | None:
-    """The client address of the request being served: the guard's (REST, uploads), or Gradio's request of the
-    event being run (the page's events run in the queue, away from their HTTP request)."""
-    client = CLIENT.get()
-    if client:
-        return client
-    try:
-        from gradio.context import LocalContext
-
-        request = LocalContext.request.get(None)
-        host = getattr(getattr(request, "client", None), "host", None)
-        return str(host) if host else None
-    except (ImportError, LookupError, AttributeError):
-        return None
 
 
 def read_file(path: str | Path, limit: int, area: FileArea | None = None) -> bytes:

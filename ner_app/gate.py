@@ -10,6 +10,8 @@ from typing import Protocol
 
 import ner
 
+from .clients import current_client
+
 
 class Engine(Protocol):
     """What the app asks of a recognizer: :class:`ner.Recognizer`, an :class:`EngineGate` around one, a test's fake."""
@@ -38,8 +40,9 @@ CANCEL_POLL_S = 0.25
 
 
 class EngineGate:
-    """A recognizer shared fairly: at most ``slots`` engine calls at once, first come first served,
-    and a long batch goes through in turns of about ``chunk_chars`` characters.
+    """A recognizer shared fairly: at most ``slots`` engine calls at once, client by client in turn (first
+    come first served within a client), and a long batch goes through in turns of about ``chunk_chars``
+    characters.
 
     The engine already uses every core for one call, so more concurrent calls
     only add memory: each running call holds its own buffers (ONNX Runtime's
@@ -47,7 +50,9 @@ class EngineGate:
     batch joins the back of the line again, so a request of one short text waits
     for at most one turn per slot, not for a whole batch of long texts (a turn
     holds at least one whole text: texts are never cut, so a text's entities do
-    not depend on how it was scheduled).
+    not depend on how it was scheduled).  The line is kept per client address (the guard's, or Gradio's
+    request of the event): a client that sends many requests at once gets one turn, then the next client
+    its turn, so the others wait for at most one turn per slot of each busy client, not for all of them.
     :meth:`close` (at shutdown) makes every waiting call, and every running call at its next
     turn, raise :class:`EngineClosed`; a call whose client went away (:data:`CANCELLED`, set by the
     guard) raises :class:`CallCancelled` at its next turn, or while it waits for one.
@@ -57,7 +62,9 @@ class EngineGate:
         self._rec = recognizer
         self._free = slots
         self.chunk_chars = chunk_chars
-        self._line: collections.deque[object] = collections.deque()
+        #: waiting tickets per client, and the clients in the order they get their next turn
+        self._waiting: dict[str, collections.deque[object]] = {}
+        self._rotation: collections.deque[str] = collections.deque()
         self._cond = threading.Condition()
         self._closed = False
 
@@ -88,15 +95,21 @@ class EngineGate:
     @contextlib.contextmanager
     def _turn(self, cancelled: threading.Event | None = None) -> Iterator[None]:
         ticket = object()
+        client = current_client() or ""
         with self._cond:
-            self._line.append(ticket)
+            if client not in self._waiting:
+                self._waiting[client] = collections.deque()
+                self._rotation.append(client)
+            self._waiting[client].append(ticket)
+            served = False
             try:
-                while not self._closed and (self._free == 0 or self._line[0] is not ticket):
+                while not self._closed and (self._free == 0 or self._head() is not ticket):
                     if cancelled is not None and cancelled.is_set():
                         break
                     self._cond.wait(CANCEL_POLL_S if cancelled is not None else None)
+                served = not self._closed and not (cancelled is not None and cancelled.is_set())
             finally:
-                self._line.remove(ticket)
+                self._leave(client, ticket, served)
                 self._cond.notify_all()  # the next in line may take another free slot, or see the gate closed
             if self._closed:
                 raise EngineClosed("the server is shutting down")
@@ -109,6 +122,21 @@ class EngineGate:
             with self._cond:
                 self._free += 1
                 self._cond.notify_all()
+
+    def _head(self) -> object | None:
+        """The ticket whose turn is next: the first of the first client in the rotation."""
+        return self._waiting[self._rotation[0]][0] if self._rotation else None
+
+    def _leave(self, client: str, ticket: object, served: bool) -> None:
+        """``ticket`` leaves the line; a client that was served goes to the back of the rotation."""
+        line = self._waiting[client]
+        line.remove(ticket)
+        if not line:
+            del self._waiting[client]
+            self._rotation.remove(client)
+        elif served:
+            self._rotation.remove(client)
+            self._rotation.append(client)
 
 
 def turns(texts: list[str], chunk_chars: int) -> Iterator[list[str]]:

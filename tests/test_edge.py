@@ -365,3 +365,42 @@ def test_the_gate_drops_a_gone_clients_work_at_its_next_turn():
 def test_no_gradio_leftovers_in_the_temp_folder(live):
     assert not (live.cache / "vibe_edit_history").exists()
     assert "Set changed size" not in live.log.read_text(encoding="utf-8", errors="replace")
+
+
+def test_the_gate_serves_clients_in_turn():
+    from ner_app.clients import CLIENT
+    from ner_app.gate import EngineGate
+
+    order: list[str] = []
+    release = threading.Event()
+
+    class Engine:
+        name, labels = "order", ["O"]
+
+        def recognize_batch(self, texts):
+            release.wait(10)  # the first turn runs until every call is in line
+            order.append(texts[0][0])
+            return [[] for _ in texts]
+
+    gate = EngineGate(Engine(), slots=1)
+
+    def call(client: str, text: str) -> None:
+        CLIENT.set(client)
+        gate.recognize_batch([text])
+
+    def lined_up(client: str, n: int) -> None:
+        deadline = time.monotonic() + 10
+        while len(gate._waiting.get(client, ())) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=call, args=(HOSTILE, "甲")) for _ in range(6)]
+    for th in threads:
+        th.start()
+    lined_up(HOSTILE, 5)  # one turn running, five waiting
+    other = threading.Thread(target=call, args=(OTHER, "乙"))
+    other.start()
+    lined_up(OTHER, 1)
+    release.set()
+    for th in [*threads, other]:
+        th.join(10)
+    assert order.index("乙") == 1, order  # right after the busy client's running turn
