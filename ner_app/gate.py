@@ -62,9 +62,10 @@ class EngineGate:
         self._rec = recognizer
         self._free = slots
         self.chunk_chars = chunk_chars
-        #: waiting tickets per client, and the clients in the order they get their next turn
+        #: waiting tickets per client (in arrival order), and when each client last got a turn
         self._waiting: dict[str, collections.deque[object]] = {}
-        self._rotation: collections.deque[str] = collections.deque()
+        self._served: dict[str, int] = {}
+        self._turns = 0
         self._cond = threading.Condition()
         self._closed = False
 
@@ -97,10 +98,7 @@ class EngineGate:
         ticket = object()
         client = current_client() or ""
         with self._cond:
-            if client not in self._waiting:
-                self._waiting[client] = collections.deque()
-                self._rotation.append(client)
-            self._waiting[client].append(ticket)
+            self._waiting.setdefault(client, collections.deque()).append(ticket)
             served = False
             try:
                 while not self._closed and (self._free == 0 or self._head() is not ticket):
@@ -124,19 +122,23 @@ class EngineGate:
                 self._cond.notify_all()
 
     def _head(self) -> object | None:
-        """The ticket whose turn is next: the first of the first client in the rotation."""
-        return self._waiting[self._rotation[0]][0] if self._rotation else None
+        """The ticket whose turn is next: the first of the waiting client served longest ago (or never)."""
+        if not self._waiting:
+            return None
+        client = min(self._waiting, key=lambda c: self._served.get(c, -1))
+        return self._waiting[client][0]
 
     def _leave(self, client: str, ticket: object, served: bool) -> None:
-        """``ticket`` leaves the line; a client that was served goes to the back of the rotation."""
+        """``ticket`` leaves the line; a client that was served goes behind every other waiting client."""
         line = self._waiting[client]
         line.remove(ticket)
         if not line:
             del self._waiting[client]
-            self._rotation.remove(client)
-        elif served:
-            self._rotation.remove(client)
-            self._rotation.append(client)
+        if served:
+            self._turns += 1
+            self._served[client] = self._turns
+        if len(self._served) > 4 * len(self._waiting) + 64:  # forget clients that wait no more
+            self._served = {c: n for c, n in self._served.items() if c in self._waiting}
 
 
 def turns(texts: list[str], chunk_chars: int) -> Iterator[list[str]]:
