@@ -234,19 +234,22 @@ def sigterm(model: str | None, chars: int = 100_000, entries: int = 1000) -> dic
     runs: seconds until the process exits, and its exit code."""
     dictionary = [f"{'张' * (1 + k % 7)}{k}\tPER" for k in range(entries)]
     body = {"texts": [text_of(chars, "甲"), text_of(chars, "乙")], "dictionary": dictionary}
-    with running_server(model) as (url, proc):
-        th = threading.Thread(target=lambda: timed(lambda: httpx.post(f"{url}/api/v1/ner", json=body,
-                                                                      timeout=120)), daemon=True)
+    with running_server(model, timeout=300) as (url, proc):
+        answer: list = []
+        th = threading.Thread(target=lambda: answer.append(timed(lambda: httpx.post(
+            f"{url}/api/v1/ner", json=body, timeout=120))), daemon=True)
         th.start()
-        time.sleep(1.5)
+        time.sleep(4)  # the body is in and the engine is on the first text
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         try:
             code = proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             code = None
-        return {"chars": chars, "texts": 2, "entries": entries, "exit_code": code,
-                "exit_seconds": round(time.monotonic() - t0, 2)}
+        exit_s = round(time.monotonic() - t0, 2)
+        th.join(10)
+        return {"chars": chars, "texts": 2, "entries": entries, "exit_code": code, "exit_seconds": exit_s,
+                "client_answer": answer[0] if answer else None}
 
 
 SCENARIOS: dict[str, Callable[..., dict]] = {"sessions": sessions, "uploads": uploads, "flood": flood,
