@@ -99,8 +99,9 @@ class Guard:
         self.proxies = list(settings.trusted_proxies)
         self.trusted = None
         if self.proxies:
-            entry = ProxyHeadersMiddleware(entry, trusted_hosts=self.proxies)
-            self.trusted = entry.trusted_hosts
+            proxy_headers = ProxyHeadersMiddleware(entry, trusted_hosts=self.proxies)  # type: ignore[arg-type]
+            self.trusted = proxy_headers.trusted_hosts
+            entry = proxy_headers  # type: ignore[assignment]
         self.entry = entry
         gradio_edge.remove_gradio_leftovers()
 

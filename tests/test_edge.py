@@ -404,3 +404,40 @@ def test_the_gate_serves_clients_in_turn():
     for th in [*threads, other]:
         th.join(10)
     assert order.index("乙") == 1, order  # right after the busy client's running turn
+
+
+def _client_seen(settings: Settings, peer: str, headers: list) -> tuple[str | None, list]:
+    """The client address and the headers the app behind the guard sees, for a GET from ``peer``."""
+    import asyncio
+
+    from ner_app.clients import CLIENT
+    from ner_app.guard import Guard
+
+    seen: list = []
+
+    async def app(scope, receive, send):
+        seen.extend([CLIENT.get(), scope["headers"]])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive():
+        await asyncio.sleep(10)
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        pass
+
+    scope = {"type": "http", "path": "/healthz", "method": "GET", "client": (peer, 5000), "scheme": "http",
+             "headers": [(b"host", b"127.0.0.1"), *headers]}
+    asyncio.run(asyncio.wait_for(Guard(app, settings)(scope, receive, send), 5))
+    return seen[0], seen[1]
+
+
+def test_x_forwarded_for_names_the_client_only_from_a_named_proxy():
+    fwd = [(b"x-forwarded-for", b"203.0.113.9"), (b"x-forwarded-host", b"evil.example")]
+    client, headers = _client_seen(Settings(trusted_proxies=("127.0.0.1",)), "127.0.0.1", fwd)
+    assert client == "203.0.113.9" and (b"x-forwarded-host", b"evil.example") in headers
+    client, headers = _client_seen(Settings(trusted_proxies=("10.0.0.0/8",)), "127.0.0.1", fwd)
+    assert client == "127.0.0.1" and not any(k.startswith(b"x-forwarded") for k, _ in headers)
+    client, _ = _client_seen(Settings(), "127.0.0.1", fwd)
+    assert client == "127.0.0.1"

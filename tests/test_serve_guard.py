@@ -151,7 +151,7 @@ def stalled_flood(url: str) -> dict:
             s = socket.create_connection((host, int(port)), timeout=10, source_address=(f"127.0.0.{2 + k % 4}", 0))
             s.sendall(post_head(1000) + b"{")
             socks.append(s)
-        for k in range(4):
+        for _ in range(4):
             s = socket.create_connection((host, int(port)), timeout=10, source_address=("127.0.0.6", 0))
             s.sendall(b"POST /api/v1/ner HTTP/1.1\r\nHost: 127.")
             socks.append(s)
