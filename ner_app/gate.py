@@ -52,7 +52,8 @@ class EngineGate:
     holds at least one whole text: texts are never cut, so a text's entities do
     not depend on how it was scheduled).  The line is kept per client address (the guard's, or Gradio's
     request of the event): a client that sends many requests at once gets one turn, then the next client
-    its turn, so the others wait for at most one turn per slot of each busy client, not for all of them.
+    its turn, so the others wait for at most one turn per slot of each busy client, not for all of them; and
+    one client holds at most ``slots - 1`` slots at once, so a slot is free for the others' next turn.
     :meth:`close` (at shutdown) makes every waiting call, and every running call at its next
     turn, raise :class:`EngineClosed`; a call whose client went away (:data:`CANCELLED`, set by the
     guard) raises :class:`CallCancelled` at its next turn, or while it waits for one.
@@ -66,6 +67,9 @@ class EngineGate:
         self._waiting: dict[str, collections.deque[object]] = {}
         self._served: dict[str, int] = {}
         self._turns = 0
+        #: slots one client may hold at once: one is always left for the others (one call already uses every core)
+        self.client_slots = max(1, slots - 1)
+        self._running: collections.Counter[str] = collections.Counter()
         self._cond = threading.Condition()
         self._closed = False
 
@@ -114,19 +118,23 @@ class EngineGate:
             if cancelled is not None and cancelled.is_set():
                 raise CallCancelled("the client went away")
             self._free -= 1
+            self._running[client] += 1
         try:
             yield
         finally:
             with self._cond:
                 self._free += 1
+                self._running[client] -= 1
+                if self._running[client] <= 0:
+                    del self._running[client]
                 self._cond.notify_all()
 
     def _head(self) -> object | None:
         """The ticket whose turn is next: the first of the waiting client served longest ago (or never)."""
-        if not self._waiting:
+        ready = [c for c in self._waiting if self._running[c] < self.client_slots]
+        if not ready:
             return None
-        client = min(self._waiting, key=lambda c: self._served.get(c, -1))
-        return self._waiting[client][0]
+        return self._waiting[min(ready, key=lambda c: self._served.get(c, -1))][0]
 
     def _leave(self, client: str, ticket: object, served: bool) -> None:
         """``ticket`` leaves the line; a client that was served goes behind every other waiting client."""

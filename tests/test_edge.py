@@ -470,3 +470,38 @@ def test_the_queue_cap_holds_exactly_while_validators_run():
     queue, hostile, others = asyncio.run(run())
     assert hostile.count("success") == 4 and hostile.count(429) == 4
     assert len(queue) == 10 and others.count("queue_full") == 6
+
+
+def test_one_client_leaves_a_slot_for_the_others():
+    from ner_app.clients import CLIENT
+    from ner_app.gate import EngineGate
+
+    release, ran = threading.Event(), []
+
+    class Engine:
+        name, labels = "slots", ["O"]
+
+        def recognize_batch(self, texts):
+            ran.append(texts[0])
+            if texts[0] == "甲":
+                release.wait(10)
+            return [[] for _ in texts]
+
+    gate = EngineGate(Engine(), slots=2)
+
+    def call(client: str, text: str) -> None:
+        CLIENT.set(client)
+        gate.recognize_batch([text])
+
+    busy = [threading.Thread(target=call, args=(HOSTILE, "甲")) for _ in range(3)]
+    for th in busy:
+        th.start()
+    time.sleep(0.3)
+    assert ran == ["甲"]  # the busy client holds one slot of two
+    other = threading.Thread(target=call, args=(OTHER, "乙"))
+    other.start()
+    other.join(5)
+    assert not other.is_alive() and ran == ["甲", "乙"]
+    release.set()
+    for th in busy:
+        th.join(10)
