@@ -10,6 +10,8 @@ from ner.commands import positive_int as _int
 from ner.commands import positive_seconds as _seconds
 
 MIB = 1024 * 1024
+#: the names a loopback-bound server answers to by default (a DNS-rebinding page sends its own name)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,36 @@ class Settings:
     #: where ModelScope models are downloaded and exported (NER_CACHE; default ~/.cache/ner)
     model_cache: str | None = None
 
+    # --- one client cannot hurt the others (issue 26; SECURITY.md "Per client") ------------------------
+    #: requests in flight, and event streams open, per client address; and in all
+    client_max_requests: int = 16
+    client_max_streams: int = 16
+    max_requests: int = 256
+    max_streams: int = 512
+    #: seconds an event stream (heartbeat, queue data, /call result) stays open before the server ends it
+    stream_max_s: float = 3600.0
+    #: bytes of uploads and downloads one client address may hold in the file cache; files in the cache,
+    #: and files in one upload request
+    client_cache_bytes: int = 64 * MIB
+    cache_max_files: int = 10_000
+    upload_max_files: int = 10
+    #: addresses of the reverse proxies whose X-Forwarded-For/-Proto/-Host are believed ("*": any peer)
+    trusted_proxies: tuple[str, ...] = ()
+    #: Host names the server answers to (TrustedHostMiddleware patterns; "*": any); empty: see allowed_host_names
+    allowed_hosts: tuple[str, ...] = ()
+    #: page sessions: seconds a session lives after its last event, and after its tab closed; sessions in all
+    session_ttl_s: float = 1800.0
+    session_closed_ttl_s: float = 10.0
+    max_sessions: int = 2000
+
+    def allowed_host_names(self) -> tuple[str, ...]:
+        """The Host allow-list: ``allowed_hosts``, else the loopback names when bound to loopback, else any."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        if self.host in LOOPBACK_HOSTS:
+            return LOOPBACK_HOSTS
+        return ("*",)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Settings from ``env``; raises ``ValueError`` naming the variable when a value is not usable."""
@@ -104,6 +136,7 @@ class Settings:
             temp_dir=env.get("GRADIO_TEMP_DIR") or None,
             model_roots=tuple(p for p in env.get("NER_MODEL_ROOTS", "").split(os.pathsep) if p.strip()),
             model_cache=env.get("NER_CACHE") or None,
+            **_edge_settings(env),
         )
 
 
@@ -134,3 +167,32 @@ def _frame_ancestors(env: Mapping[str, str], name: str, default: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9 '.:/*_-]+", value):
         raise ValueError(f"{name}={value!r} is not a source list like 'self', 'none' or https://studio.example.com")
     return value
+
+
+def _edge_settings(env: Mapping[str, str]) -> dict:
+    """The per-client bounds, proxies, hosts and sessions of issue 26 (SECURITY.md, "Per client")."""
+    d = Settings
+    return dict(
+        client_max_requests=_int(env, "NER_CLIENT_MAX_REQUESTS", d.client_max_requests),
+        client_max_streams=_int(env, "NER_CLIENT_MAX_STREAMS", d.client_max_streams),
+        max_requests=_int(env, "NER_MAX_REQUESTS", d.max_requests),
+        max_streams=_int(env, "NER_MAX_STREAMS", d.max_streams),
+        stream_max_s=_seconds(env, "NER_STREAM_MAX_SECONDS", d.stream_max_s),
+        client_cache_bytes=_int(env, "NER_CLIENT_CACHE_BYTES", d.client_cache_bytes),
+        cache_max_files=_int(env, "NER_CACHE_MAX_FILES", d.cache_max_files),
+        upload_max_files=_int(env, "NER_UPLOAD_MAX_FILES", d.upload_max_files),
+        trusted_proxies=_names(env, "NER_TRUSTED_PROXIES"),
+        allowed_hosts=_names(env, "NER_ALLOWED_HOSTS"),
+        session_ttl_s=_seconds(env, "NER_SESSION_TTL", d.session_ttl_s),
+        session_closed_ttl_s=_seconds(env, "NER_SESSION_CLOSED_TTL", d.session_closed_ttl_s),
+        max_sessions=_int(env, "NER_MAX_SESSIONS", d.max_sessions),
+    )
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """``"a.example, 10.0.0.0/8"`` -> both (addresses, networks or host names; ``*`` for any)."""
+    names = tuple(n.strip() for n in env.get(name, "").split(",") if n.strip())
+    for n in names:
+        if not re.fullmatch(r"[A-Za-z0-9.:/*_\[\]-]+", n):
+            raise ValueError(f"{name}: {n!r} is not an address, network or host name (comma-separated)")
+    return names

@@ -68,7 +68,7 @@ class Downloads:
 
     def _room(self, size: int):
         if self.files is not None:
-            return self.files.reserve(size)
+            return self.files.reserve(size, files=len(OUTPUTS))  # counted per client (issue 26)
         self._prune()
         return contextlib.nullcontext()
 

@@ -87,7 +87,7 @@ def _with_page(api: Any, settings: Settings, engine: Engine, notice: str | None,
 
     from .inputs import json_tool_results
     from .layout import CSS_PATH, HIGHLIGHT_ID, THEME, build_demo, mcp_enabled, page_js, page_strings
-    from .roads import GradioRoads, ToolTurns, cap_queue, serve_tools
+    from .roads import GradioRoads, ToolTurns, serve_tools
     from .service import NerService
 
     files = FileArea.create(settings.file_ttl_s, settings.cache_max_bytes, parent=settings.temp_dir)
@@ -108,5 +108,4 @@ def _with_page(api: Any, settings: Settings, engine: Engine, notice: str | None,
     # MCP calls wait their turn at the engine (a waiting call is an open request, no thread): up to four times
     # the queue's cap of them, then "busy"
     serve_tools(demo, engine, service.checks, ToolTurns(settings.engine_slots, 4 * settings.queue_size))
-    cap_queue(demo)
     return GradioRoads(app, demo, service.checks, in_flight), files, service, demo

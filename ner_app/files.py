@@ -6,6 +6,7 @@ request may refer to are uploads that Gradio itself wrote into this directory.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -19,6 +20,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from . import gradio_edge
+from .clients import current_client
+from .config import Settings
+
 log = logging.getLogger(__name__)
 
 #: How Gradio marks a file reference inside a request's data (``client_utils.is_file_obj_with_meta``).
@@ -26,7 +31,11 @@ FILE_DATA = "gradio.FileData"
 
 
 class CacheFull(Exception):
-    """There is no room for ``size`` more bytes under the cap, even after removing expired files."""
+    """There is no room for ``size`` more bytes (or one more file) under the cap, even after removing expired files."""
+
+
+class ClientFull(CacheFull):
+    """One client holds its share of the cache (``NER_CLIENT_CACHE_BYTES``): the others keep their room."""
 
 
 class UploadRefused(Exception):
@@ -51,24 +60,41 @@ REFUSALS = {
 class FileArea:
     """The server's own directory for uploads and downloads (Gradio's upload folder and cache).
 
-    Files older than ``ttl_s`` seconds are removed whenever room is needed, and
-    all files together stay under ``max_bytes``: :meth:`reserve` refuses bytes
-    that would not fit.  :meth:`remove` deletes the whole directory (at shutdown).
+    All files together stay under ``max_bytes`` and ``max_files``, and what one
+    client address wrote in the last time-to-live under ``client_bytes``:
+    :meth:`claim` refuses bytes that would not fit.  Claims are counted as they
+    are made (an upload's as its bytes arrive), so the check is a sum, never a
+    walk per request: the folder is walked (files older than ``ttl_s`` removed,
+    the rest counted) only when a claim does not fit and files were written
+    since the last walk began (or ``sweep_s`` seconds have passed), by one
+    thread at a time, outside the accounting lock.  :meth:`remove` deletes the
+    whole directory (at shutdown).
     """
 
-    def __init__(self, root: str | Path, ttl_s: float, max_bytes: int):
+    def __init__(self, root: str | Path, ttl_s: float, max_bytes: int, max_files: int = 10_000,
+                 client_bytes: int | None = None, sweep_s: float = 5.0):
         self.root = Path(root).resolve()
         self.ttl_s = ttl_s
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-        self._reserved = 0
+        self.max_files = max_files
+        self.client_bytes = client_bytes or max_bytes
+        self.sweep_s = sweep_s
+        self._lock = threading.Lock()  # the counts below; held for sums only
+        self._sweeping = threading.Lock()  # one walk at a time
+        self._disk = (0, 0)  # bytes, files found by the last walk
+        self._held = [0, 0]  # bytes, files claimed by writes in progress
+        self._written = [0, 0]  # bytes, files written since the last walk began
+        self._walks = 0
+        self._walked_at = -float("inf")
+        #: per client: (time, bytes) of each claim in the last time-to-live
+        self._by_client: dict[str, collections.deque[tuple[float, int]]] = {}
 
     @classmethod
-    def create(cls, ttl_s: float, max_bytes: int, parent: str | Path | None = None) -> FileArea:
+    def create(cls, ttl_s: float, max_bytes: int, parent: str | Path | None = None, **limits) -> FileArea:
         """A fresh private directory inside ``parent`` (made if missing; default: the system's temporary directory)."""
         if parent:
             Path(parent).mkdir(parents=True, exist_ok=True)
-        return cls(tempfile.mkdtemp(prefix="ner-app-", dir=parent or None), ttl_s, max_bytes)
+        return cls(tempfile.mkdtemp(prefix="ner-app-", dir=parent or None), ttl_s, max_bytes, **limits)
 
     @property
     def downloads(self) -> Path:
@@ -81,12 +107,15 @@ class FileArea:
         except (OSError, ValueError):
             return False
 
-    def sweep(self) -> int:
-        """Remove files older than the time-to-live and empty folders; returns the bytes left."""
+    def sweep(self) -> tuple[int, int]:
+        """Remove files older than the time-to-live and empty folders; returns the bytes and files left."""
+        with self._lock:
+            written_before = tuple(self._written)
+            self._walked_at = time.monotonic()
         cutoff = time.time() - self.ttl_s
-        used = 0
-        for folder, dirs, files in os.walk(self.root, topdown=False):
-            for name in files:
+        used = files = 0
+        for folder, dirs, names in os.walk(self.root, topdown=False):
+            for name in names:
                 path = os.path.join(folder, name)
                 try:
                     st = os.lstat(path)
@@ -94,47 +123,113 @@ class FileArea:
                         os.remove(path)
                     else:
                         used += st.st_size
+                        files += 1
                 except OSError:  # removed meanwhile
                     pass
             for name in dirs:
                 with contextlib.suppress(OSError):  # not empty
                     os.rmdir(os.path.join(folder, name))
-        return used
+        with self._lock:  # what was written during the walk stays counted (the walk may have missed it)
+            self._disk = (used, files)
+            self._written = [max(0, w - b) for w, b in zip(self._written, written_before)]
+            self._walks += 1
+        return used, files
 
-    def claim(self, size: int) -> int:
-        """Hold room for ``size`` bytes about to be written (returns ``size``), or raise :class:`CacheFull`.
-
-        Call :meth:`release` once they are written: from then on they are counted on disk.
-        """
+    def usage(self) -> tuple[int, int]:
+        """Bytes and files counted now: the last walk's, plus what was written since and is being written."""
         with self._lock:
-            used = self.sweep()
-            if used + self._reserved + size > self.max_bytes:
-                raise CacheFull(f"{used + self._reserved} of {self.max_bytes} bytes in use, {size} more asked for")
-            self._reserved += size
-        return size
+            return self._usage()
 
-    def release(self, size: int) -> None:
+    def _usage(self) -> tuple[int, int]:
+        return (self._disk[0] + self._held[0] + self._written[0], self._disk[1] + self._held[1] + self._written[1])
+
+    def claim(self, size: int, files: int = 0, client: str | None = None, walk: bool = True) -> int:
+        """Hold ``size`` bytes (and ``files`` files) about to be written for ``client`` (default: the client of
+        the request being served), or raise :class:`CacheFull` / :class:`ClientFull`; returns ``size``.
+        Call :meth:`commit` once they are written, :meth:`release` if they are not.  ``walk=False``: never
+        walk the folder (on the event loop); a claim that does not fit then raises at once."""
+        client = client or current_client()
+        for attempt in (0, 1):
+            with self._lock:
+                used, count = self._usage()
+                fits = used + size <= self.max_bytes and count + files <= self.max_files
+                mine = self._client_used(client)
+                if fits and mine + size <= self.client_bytes and (self._walks or not walk):
+                    self._held[0] += size
+                    self._held[1] += files
+                    if client and size:
+                        self._by_client.setdefault(client, collections.deque()).append((time.monotonic(), size))
+                    return size
+                useful = not self._walks or any(self._written) or time.monotonic() - self._walked_at > self.sweep_s
+                walks = self._walks
+            if attempt == 0 and walk and (not fits or not self._walks) and useful:
+                with self._sweeping:
+                    if self._walks == walks:  # nobody walked while this thread waited
+                        self.sweep()
+                continue
+            break
+        if fits:
+            raise ClientFull(f"this client wrote {mine} of its {self.client_bytes} bytes in the last "
+                             f"{self.ttl_s:g} s; {size} more asked for")
+        raise CacheFull(f"{used} of {self.max_bytes} bytes and {count} of {self.max_files} files in use, "
+                        f"{size} bytes and {files} files more asked for")
+
+    def _client_used(self, client: str | None) -> int:
+        """Bytes ``client`` claimed within the time-to-live (older claims dropped); call with the lock held."""
+        claims = self._by_client.get(client or "")
+        if not claims:
+            return 0
+        cutoff = time.monotonic() - self.ttl_s
+        while claims and claims[0][0] < cutoff:
+            claims.popleft()
+        if not claims:
+            del self._by_client[client or ""]
+            return 0
+        return sum(size for _, size in claims)
+
+    def commit(self, size: int, files: int = 0) -> None:
+        """The claimed bytes are written: from now on they are on disk (the next walk counts them)."""
         with self._lock:
-            self._reserved -= size
+            self._held = [max(0, self._held[0] - size), max(0, self._held[1] - files)]
+            self._written[0] += size
+            self._written[1] += files
+
+    def release(self, size: int, files: int = 0, client: str | None = None) -> None:
+        """Give back a claim that was not written (a refused or broken upload, a failed download)."""
+        client = client or current_client()
+        with self._lock:
+            self._held = [max(0, self._held[0] - size), max(0, self._held[1] - files)]
+            claims = self._by_client.get(client or "")
+            if claims and size:
+                claims.append((time.monotonic(), -size))
 
     @contextlib.contextmanager
-    def reserve(self, size: int) -> Iterator[None]:
-        """:meth:`claim` ``size`` bytes for the block that writes them."""
-        self.claim(size)
+    def reserve(self, size: int, files: int = 0) -> Iterator[None]:
+        """:meth:`claim` ``size`` bytes for the block that writes them (given back if the block fails)."""
+        client = current_client()
+        self.claim(size, files, client)
         try:
             yield
-        finally:
-            self.release(size)
+        except BaseException:
+            self.release(size, files, client)
+            raise
+        self.commit(size, files)
 
     def discard(self, path: str | Path) -> None:
         """Delete an upload once it has been read, and its folder when that is empty."""
         if not self.contains(path):
             return
         with contextlib.suppress(OSError):
+            size = os.lstat(path).st_size
             os.remove(path)
             folder = Path(os.path.realpath(os.path.dirname(path)))
             if folder != self.root:
                 folder.rmdir()
+            with self._lock:  # the next walk would find it gone; count it gone now
+                if self._written[0] >= size and self._written[1]:
+                    self._written = [self._written[0] - size, self._written[1] - 1]
+                else:
+                    self._disk = (max(0, self._disk[0] - size), max(0, self._disk[1] - 1))
 
     def remove(self) -> None:
         """Delete the directory and everything in it."""
@@ -215,6 +310,28 @@ class UploadsOnlyBlocks(gr.Blocks):
     """
 
     file_area: FileArea | None = None
+    #: the server's settings: the bounds of sessions and of the queue per client (:mod:`ner_app.gradio_edge`)
+    edge_settings: Settings = Settings()
+
+    def bound(self, settings: Settings, files: FileArea | None = None) -> None:
+        """Hold this app to ``settings`` (sessions, queue per client) and its uploads to ``files``."""
+        self.edge_settings = settings
+        self.file_area = files
+
+    @property
+    def state_holder(self):
+        return self._state_holder
+
+    @state_holder.setter
+    def state_holder(self, holder) -> None:  # Gradio's app sets it when it mounts this Blocks
+        s = self.edge_settings
+        gradio_edge.bound_sessions(holder, s.session_ttl_s, s.session_closed_ttl_s, s.max_sessions)
+        self._state_holder = holder
+
+    def queue(self, *args, **kwargs):
+        out = super().queue(*args, **kwargs)
+        gradio_edge.bound_queue(self._queue, self.edge_settings.client_max_requests)
+        return out
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         received = self.upload_file_set

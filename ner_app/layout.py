@@ -117,7 +117,7 @@ def build_demo(service: NerService) -> gr.Blocks:
 
         # Client API (and MCP tools): hidden, typed inputs, checked by the one request check
         add_client_api(service)
-    demo.file_area = service.files
+    demo.bound(service.settings, service.files)  # sessions, the queue per client, uploads (issue 26)
     demo.queue(max_size=service.settings.queue_size)
     return demo
 

@@ -15,7 +15,8 @@ use), ``/gradio_api/call/<name>`` and ``/call/v2/<name>`` (also queued), and ``/
 * an MCP request (``/gradio_api/mcp/``) nested deeper than any JSON-RPC message: 400, before the MCP library
   recurses into it.
 
-:func:`cap_queue` makes the queue's cap (``NER_QUEUE_SIZE``) hold exactly, and :func:`serve_tools` answers the MCP
+The queue's cap (``NER_QUEUE_SIZE``) holds exactly, and each client's share of it, by
+:func:`ner_app.gradio_edge.bound_queue`; :func:`serve_tools` answers the MCP
 tools directly (checked, waiting their turn at the engine) instead of through Gradio's HTTP loop back into itself.
 """
 from __future__ import annotations
@@ -189,26 +190,6 @@ def _no_500(send: Send) -> Send:
 
     return guarded
 
-
-def cap_queue(blocks: Any) -> None:
-    """Make the queue's cap hold exactly: Gradio compares the queue's length with its cap, then awaits the
-    request's validator before adding it, so many requests arriving together all pass the comparison (80 were
-    taken under a cap of 64).  Requests being admitted count against the cap here."""
-    queue = blocks._queue
-    push = queue.push
-    admitting = 0
-
-    async def capped_push(body: Any, request: Any, username: str | None):
-        nonlocal admitting
-        if queue.max_size is not None and len(queue) + admitting >= queue.max_size:
-            return False, f"Queue is full. Max size is {queue.max_size}.", "queue_full"
-        admitting += 1
-        try:
-            return await push(body, request, username)
-        finally:
-            admitting -= 1
-
-    queue.push = capped_push
 
 
 class ToolTurns:

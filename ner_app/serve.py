@@ -45,6 +45,9 @@ TARGET_ONGOING = 2
 
 #: What Serve's proxy must be started with to get the guard (see the module docstring).
 PROXY_CALLBACK = f"{__name__}:proxy_middlewares"
+# issue 26: `serve run ner_app.serve:app` imports this module before it starts Ray, whose proxy inherits this
+# environment: the documented command guards the proxy with no variable to remember
+os.environ.setdefault("RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH", PROXY_CALLBACK)
 
 #: The engine of this replica process, for the health check (set when the replica builds its app).
 _replica: dict[str, Any] = {}
@@ -75,7 +78,8 @@ def proxy_middlewares() -> list[Middleware]:
     uvicorn.config.HTTP_PROTOCOLS["auto"] = f"{__name__}:ProxyProtocol"
     log.info("Serve proxy guarded: body limit %d bytes, header/body timeouts %g/%g s", settings.max_body_bytes,
              settings.header_timeout_s, settings.body_timeout_s)
-    return [Middleware(Guard, settings=settings)]
+    # issue 26: whole bodies first, so stalled bodies never take the replicas' request slots
+    return [Middleware(Guard, settings=settings, buffer_bodies=True)]
 
 
 class Replica:

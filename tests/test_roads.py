@@ -146,11 +146,13 @@ def test_a_json_rpc_body_nested_deep_is_a_400_not_a_recursion(server_url):
 
 def test_the_queue_cap_holds_exactly_when_many_arrive_together():
     """Gradio checks the cap, then awaits the request's validator before adding it: 80 arriving together all
-    passed a cap of 64.  With :func:`ner_app.roads.cap_queue` exactly the cap is taken."""
-    from ner_app.roads import cap_queue
+    passed a cap of 64.  With :func:`ner_app.gradio_edge.bound_queue` exactly the cap is taken (the same
+    wrapper bounds each client's queued events)."""
+    from ner_app.gradio_edge import bound_queue
 
     class Queue:
         max_size = 64
+        event_queue_per_concurrency_id: dict = {}
 
         def __init__(self):
             self.events: list[object] = []
@@ -173,7 +175,7 @@ def test_the_queue_cap_holds_exactly_when_many_arrive_together():
         _queue = Queue()
 
     assert asyncio.run(flood(Queue())) == 80  # Gradio's own check overshoots
-    cap_queue(Blocks)
+    bound_queue(Blocks._queue, per_client=1000)
     assert asyncio.run(flood(Blocks._queue)) == 64 and len(Blocks._queue) == 64
 
 

@@ -132,6 +132,50 @@ def test_ray_serve_answers_them_exactly_like_the_app(app_answers, toy_dir, ray_l
                                                                         "runtime_env": {"env_vars": env}}).bind(),
                   name="ner", route_prefix="/")
         got = probes(f"http://127.0.0.1:{port}")
+        held = stalled_flood(f"http://127.0.0.1:{port}")
     finally:
         serve.shutdown()
     assert got == app_answers
+    assert held["healthz"][0] == 200 and held["rest"][0] == 200, held
+    assert held["healthz"][1] < 10 and held["rest"][1] < 10, held  # about 0.01 s on a quiet machine
+
+
+def stalled_flood(url: str) -> dict:
+    """64 connections that send a request's headers and one byte of its 1,000-byte body, and 4 that send half
+    their headers, all at once (from four loopback addresses, 16 each: within each client's own bound);
+    then ``/healthz`` and a small REST request from another client: ``(status, seconds)`` of each."""
+    host, port = url.removeprefix("http://").split(":")
+    socks = []
+    try:
+        for k in range(64):
+            s = socket.create_connection((host, int(port)), timeout=10, source_address=(f"127.0.0.{2 + k % 4}", 0))
+            s.sendall(post_head(1000) + b"{")
+            socks.append(s)
+        for _ in range(4):
+            s = socket.create_connection((host, int(port)), timeout=10, source_address=("127.0.0.6", 0))
+            s.sendall(b"POST /api/v1/ner HTTP/1.1\r\nHost: 127.")
+            socks.append(s)
+        time.sleep(1)
+        out = {}
+        t0 = time.monotonic()
+        out["healthz"] = (httpx.get(f"{url}/healthz", timeout=30).status_code, time.monotonic() - t0)
+        t0 = time.monotonic()
+        r = httpx.post(f"{url}/api/v1/ner", json={"text": "张三在北京。"}, timeout=30)
+        out["rest"] = (r.status_code, time.monotonic() - t0)
+        return out
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_the_documented_start_command_guards_the_proxy():
+    """``serve run ner_app.serve:app`` imports the module before it starts Ray: the proxy inherits the callback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"}
+    out = subprocess.run([sys.executable, "-c", "import os, ner_app.serve as s; "
+                          "print(os.environ['RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH'] == s.PROXY_CALLBACK)"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]

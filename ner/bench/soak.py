@@ -4,8 +4,8 @@
     python -m ner.bench.soak --minutes 1           # the CI-sized variant
     python -m ner.bench.soak --minutes 1 --batch   # plus the batch run killed with SIGKILL and resumed
 
-Client threads send, at random, the page's own call (``/analyze`` through gradio_client, as
-the button does), the client API (``/extract`` through gradio_client), the REST API (half of
+Client threads send, at random, the page's own call (``/analyze`` as the button of a fresh tab does:
+a new page session each time, its heartbeat stream open while the event runs, then closed), the client API (``/extract`` through gradio_client), the REST API (half of
 the requests with a dictionary of their own) and the MCP tool (``extract_entities``) — texts
 of 1 to 50,000 characters.  Every answer is compared with the entities of the same text (and
 dictionary) recognized alone, sequentially, before the load.  The server's RSS is sampled
@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,6 +82,32 @@ def highlight_spans(value) -> list[tuple]:
     return spans
 
 
+def fresh_page(http: httpx.Client, url: str, index: int, text: str):
+    """The page's button in a new tab: a new session whose heartbeat stream is open while its event joins the
+    queue and its event stream is read; the highlight value it shows."""
+    session = uuid.uuid4().hex[:11]
+    with http.stream("GET", f"{url}/gradio_api/heartbeat/{session}"):
+        r = http.post(f"{url}/gradio_api/queue/join", json={"data": [text, None], "fn_index": index,
+                                                             "session_hash": session, "event_data": None,
+                                                             "trigger_id": None})
+        if r.status_code != 200:
+            raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
+        with http.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session}) as s:
+            for line in s.iter_lines():
+                if line.startswith("data:"):
+                    msg = json.loads(line[5:])
+                    if msg.get("msg") == "process_completed":
+                        if not msg.get("success"):
+                            raise RuntimeError(f"page event failed: {str(msg.get('output'))[:200]}")
+                        return msg["output"]["data"][0]
+    raise RuntimeError("the page's event stream ended without a result")
+
+
+def page_index(url: str) -> int:
+    deps = httpx.get(f"{url}/config", timeout=60).json()["dependencies"]
+    return next(d["id"] for d in deps if d.get("api_name") == "analyze")
+
+
 async def _mcp_call(url: str, text: str) -> list[dict]:
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
@@ -118,6 +145,7 @@ def client_loop(url: str, texts: list[str], want: dict, tally: Tally, deadline: 
 
     rng = random.Random(seed)
     gradio = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+    index = page_index(url)
     with httpx.Client(timeout=300) as http:
         while time.monotonic() < deadline:
             i, kind = rng.randrange(len(texts)), rng.choice(KINDS)
@@ -125,7 +153,7 @@ def client_loop(url: str, texts: list[str], want: dict, tally: Tally, deadline: 
             t0 = time.perf_counter()
             try:
                 if kind == "page":
-                    got = highlight_spans(gradio.predict(texts[i], api_name="/analyze")[0])
+                    got = highlight_spans(fresh_page(http, url, index, texts[i]))
                 elif kind == "client":
                     got = canon(gradio.predict(texts[i], api_name="/extract")["entities"])
                 elif kind == "mcp":
