@@ -7,7 +7,7 @@
 * The queue (:func:`bound_queue`): at most ``NER_CLIENT_MAX_REQUESTS`` queued events per client address
   (429 past that), and ``NER_QUEUE_SIZE`` in all, exactly: Gradio checks its size before it awaits the
   event's validator, so concurrent joins overshot it.
-* An unknown ``fn_index`` is a 404, not a ``KeyError`` and a 500 (:func:`_get_fn`).
+* (An unknown ``fn_index`` is a 404 before Gradio sees it: :mod:`ner_app.roads` holds every road to that.)
 * Gradio's file cleanup iterates sets that upload threads add to: it iterates copies (no
   ``Set changed size during iteration`` at shutdown), and the ``vibe_edit_history`` folder Gradio makes in
   the system temporary folder when it builds its routes is removed again when empty.
@@ -170,21 +170,6 @@ def _client_of(request) -> str:
     return str(getattr(client, "host", None) or "unknown")
 
 
-class UnknownEvent(HTTPException, KeyError):
-    """A request names an event (``fn_index``) the app does not have: 404, and still a ``KeyError`` for
-    Gradio code that expects one."""
-
-
-_gradio_get_fn = route_utils.get_fn
-
-
-def _get_fn(blocks, api_name, body):
-    try:
-        return _gradio_get_fn(blocks, api_name, body)
-    except KeyError:
-        raise UnknownEvent(404, f"no event {body.fn_index!r}: see /config for this app's events") from None
-
-
 def _delete_files_created_by_app(blocks, age):
     """Gradio's cleanup over copies of its file sets (upload threads add to them meanwhile)."""
     dont_delete = set()
@@ -216,5 +201,4 @@ def remove_gradio_leftovers() -> None:
         folder.parent.rmdir()
 
 
-route_utils.get_fn = _get_fn
 route_utils.delete_files_created_by_app = _delete_files_created_by_app

@@ -191,7 +191,8 @@ def served(toy_dir):
 
     app = create_app(Settings(model=str(toy_dir), max_body_bytes=MIB), engine=ner.load(toy_dir))
     try:
-        with TestClient(app) as client:
+        # a loopback name: the Host allow-list of a server bound to loopback (NER_ALLOWED_HOSTS) refuses others
+        with TestClient(app, base_url="http://127.0.0.1") as client:
             yield client
     finally:
         app.stop()
