@@ -72,6 +72,9 @@ class Settings:
     client_max_streams: int = 16
     max_requests: int = 256
     max_streams: int = 512
+    #: MCP tool calls in flight per client: they wait their turn at the engine holding no thread and no slot
+    #: (ner_app.roads.ToolTurns), so an agent's burst is answered, not refused; in all, ToolTurns' own bound
+    client_max_tool_calls: int = 128
     #: seconds an event stream (heartbeat, queue data, /call result) stays open before the server ends it
     stream_max_s: float = 3600.0
     #: bytes of uploads and downloads one client address may hold in the file cache; files in the cache,
@@ -177,6 +180,7 @@ def _edge_settings(env: Mapping[str, str]) -> dict:
         client_max_streams=_int(env, "NER_CLIENT_MAX_STREAMS", d.client_max_streams),
         max_requests=_int(env, "NER_MAX_REQUESTS", d.max_requests),
         max_streams=_int(env, "NER_MAX_STREAMS", d.max_streams),
+        client_max_tool_calls=_int(env, "NER_CLIENT_MAX_TOOL_CALLS", d.client_max_tool_calls),
         stream_max_s=_seconds(env, "NER_STREAM_MAX_SECONDS", d.stream_max_s),
         client_cache_bytes=_int(env, "NER_CLIENT_CACHE_BYTES", d.client_cache_bytes),
         cache_max_files=_int(env, "NER_CACHE_MAX_FILES", d.cache_max_files),

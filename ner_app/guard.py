@@ -88,7 +88,9 @@ class Guard:
         self.upload_limit = min(settings.max_upload_bytes + 64 * 1024, settings.max_body_bytes)
         self.clients = ClientBounds({
             "requests": (settings.client_max_requests, settings.max_requests, "NER_CLIENT_MAX_REQUESTS"),
-            "streams": (settings.client_max_streams, settings.max_streams, "NER_CLIENT_MAX_STREAMS")})
+            "streams": (settings.client_max_streams, settings.max_streams, "NER_CLIENT_MAX_STREAMS"),
+            # tool calls queue at ToolTurns (4 x NER_QUEUE_SIZE in all); here only each client's share of them
+            "tools": (settings.client_max_tool_calls, 4 * settings.queue_size, "NER_CLIENT_MAX_TOOL_CALLS")})
         if files is not None:
             files.max_files, files.client_bytes = settings.cache_max_files, settings.client_cache_bytes
         # Starlette's Host check (a request without Host, HTTP/1.0's, names no other site), then uvicorn's
@@ -146,7 +148,8 @@ class Guard:
                 await self._discard(receive)
             await respond(send, 413, f"request body of {declared} bytes is over the limit of {limit} bytes")
             return
-        kind = "streams" if is_stream(scope) else "requests"
+        kind = ("streams" if is_stream(scope) else
+                "tools" if path.startswith(MCP_PREFIX) and scope["method"] == "POST" else "requests")
         client = client_address(scope)
         try:
             self.clients.take(kind, client)
