@@ -15,7 +15,7 @@ from .features import SHAPE_FEATURES, Featurizer, shape_features
 from .errors import ModelError
 from .spec import ModelSpec, read_spec
 from .postprocess import LocOrgSplitter, ScriptSpaceRule, script_space_breaks
-from .session import OPT_LEVELS, create_session
+from .session import OPT_LEVELS, Engine, create_engine
 from .tags import TagCodes, drop_overlaps
 from .tokenizer import Encoded, TextTokenizer
 from .windows import split_windows
@@ -73,8 +73,8 @@ class Recognizer:
         model_file = spec.model_file if precision == "int8" else str(spec.fp32_file)
         self.model_path = spec.file(model_file)
         try:
-            self.session = create_session(self.model_path, providers=providers, threads=threads,
-                                          optimization=optimization)
+            self.engine: Engine = create_engine(self.model_path, providers=providers, threads=threads,
+                                                optimization=optimization)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"{model_file} in {spec.path.name!r} could not be loaded by ONNX Runtime "
                              f"({type(exc).__name__}): the file is corrupt or not an ONNX model. "
@@ -87,6 +87,11 @@ class Recognizer:
         #: optional display names of the types from config.json, e.g. {"PER": "人名"}
         self.display_names: dict[str, str] = dict(spec.raw.get("display_names") or {})
         self.dictionary = self._checked(as_dictionary(dictionary))
+
+    @property
+    def session(self):
+        """The ONNX Runtime session (its inputs, options, providers); calls run through :attr:`engine`."""
+        return self.engine.session
 
     def _checked(self, dictionary: Dictionary | None) -> Dictionary | None:
         if dictionary is not None and not isinstance(dictionary, Dictionary):
@@ -152,7 +157,7 @@ class Recognizer:
                 padded = np.zeros((len(rows), width, *flat.shape[1:]), dtype=np.float32 if name == "lexicon" else np.int64)
                 padded[row_of, col_of] = flat
                 feeds[name] = padded
-        (em,) = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
+        em = self.engine.run({k: v for k, v in feeds.items() if k in self.input_names})
         return em[:, off : off + width]
 
     # ------------------------------------------------------------ public

