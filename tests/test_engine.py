@@ -118,6 +118,50 @@ def test_bad_options_are_refused(toy_dir):
         ner.Recognizer(toy_dir, optimization="max")
 
 
+class _Session:
+    """A stand-in session: records who ran; a run whose feeds hold an event waits for it."""
+
+    def __init__(self, name, log):
+        self.name, self.log = name, log
+
+    def run(self, names, feeds):
+        self.log.append(self.name)
+        if "hold" in feeds:
+            feeds["hold"].wait(10)
+        return [feeds["x"]]
+
+
+def test_engine_runs_overlapping_calls_on_a_one_thread_session_built_on_first_overlap():
+    import threading
+    import time
+
+    from ner.session import Engine
+
+    log, built = [], []
+
+    def narrow():
+        built.append(1)
+        return _Session("narrow", log)
+
+    engine = Engine(_Session("wide", log), narrow)
+    x = np.arange(3)
+    assert engine.run({"x": x}) is x and log == ["wide"]  # alone: the wide session
+    release = threading.Event()
+    first = threading.Thread(target=engine.run, args=({"x": x, "hold": release},))
+    first.start()
+    deadline = time.monotonic() + 10
+    while log.count("wide") < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine.run({"x": x}) is x and log[-1] == "wide"  # overlapping: served while the narrow one is built
+    while not engine._narrow and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine.run({"x": x}) is x and log[-1] == "narrow"  # still overlapping: the one-thread session
+    release.set()
+    first.join(10)
+    assert built == [1]
+    assert engine.run({"x": x}) is x and log[-1] == "wide"  # alone again: the wide one
+
+
 def test_threads_are_configurable(toy_dir):
     rec = ner.Recognizer(toy_dir, threads=1)
     assert rec.session.get_session_options().intra_op_num_threads == 1
