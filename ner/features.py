@@ -328,7 +328,8 @@ class Featurizer:
         matched across two rows and each row's features equal those of the row alone.
         """
         if len(rows) < 2:
-            return [self(r, s) for r, s in zip(rows, shapes or [None] * len(rows))]
+            each: list[np.ndarray | None] = list(shapes) if shapes else [None] * len(rows)
+            return [self(r, s) for r, s in zip(rows, each)]
         whole = self.joined(rows, shapes)
         out, a = [], 0
         for r in rows:

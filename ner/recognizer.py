@@ -214,7 +214,7 @@ class Recognizer:
         emissions = np.zeros((len(windows), int(lengths.max()), len(self.labels)))
         for k in range(0, len(windows), self.batch_size):
             chunk = windows[k : k + self.batch_size]
-            shapes = [encs[w.text].shape[w.start : w.end] for w in chunk] if self.featurize.shape else None
+            shapes = [_shape(encs[w.text])[w.start : w.end] for w in chunk] if self.featurize.shape else None
             part = self._emissions([encs[w.text].ids[w.start : w.end] for w in chunk], shapes)
             emissions[k : k + len(chunk), : part.shape[1]] = part
         if self.space_rule is not None:
@@ -249,6 +249,12 @@ class Recognizer:
             results[i] = [Entity(s, e, label, text[s:e], round(min(1.0, max(0.0, score)), 6))
                           for s, e, label, score, _, _ in spans if e > s]
         return results
+
+
+def _shape(enc: Encoded) -> np.ndarray:
+    """The shape features :meth:`Recognizer.preprocess` put beside a text's tokens (for a model that reads them)."""
+    assert enc.shape is not None
+    return enc.shape
 
 
 class Window(NamedTuple):

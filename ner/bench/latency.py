@@ -197,7 +197,7 @@ def profile_call(model: str | None, precision: str, chars: int = 100, calls: int
 
     for _ in range(20):
         rec.recognize(text)
-    rec.engine = Timed()
+    rec.engine = Timed()  # type: ignore[assignment]
     total, per_call = [], []
     try:
         for _ in range(calls):

@@ -18,6 +18,7 @@ import json
 import statistics
 import threading
 import time
+from typing import Any
 
 
 
@@ -97,7 +98,7 @@ def measure(model: str | None, lengths: list[int], callers: list[int], seconds: 
                     for name, engine in built.items():
                         rec.engine = engine
                         per[name].append(hammer(rec, text, k, seconds))
-                row = {"chars": n, "callers": k, "modes": {}}
+                row: dict[str, Any] = {"chars": n, "callers": k, "modes": {}}
                 for name, figs in per.items():
                     row["modes"][name] = {"chars_per_s": round(statistics.median(f[0] for f in figs)),
                                           "median_ms": round(statistics.median(f[1] for f in figs), 2)}
