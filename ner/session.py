@@ -72,12 +72,16 @@ class Engine:
       Concurrent callers then share the cores run by run, with no thread waiting on a pool busy with
       someone else's run and no spinning against another run (spinning pools under concurrent callers
       cost 2x in issue 22; ``python -m ner.bench.threads`` measures every choice under 1, 2 and 8 callers).
-    - A lone run stays on the wide session even on a crowded machine.  Measured on this 2-core machine under
-      a training job (load average 8-13), ``python -m ner.bench.identity`` (10,000 texts, batches of 1 to 64)
-      took 167 s with the old sleeping pool, 231 s spinning, and 520 s when a lone call on a crowded machine
-      (load average over the cores plus the threads) went to the one-thread session: under contention the
-      scheduler shares the cores by thread, so one thread gets half the time two do.  (A 1.5 s window of
-      ``ner.bench.threads`` at load 10 showed the opposite for one 500-character text; the long run decides.)
+    - A lone run of one window (a text up to ~128 characters) also goes to the narrow session while the machine
+      is crowded: its one-minute load average over the cores plus the wide session's threads (the average
+      counts this process's own threads and a peer's spinning ones, which a quiet machine has room for).
+      Spinning threads that lose their core to another process stall every step of a run: on this 2-core
+      machine under a training job (load average 10-13) a lone 100-character call took 24-79 ms spinning
+      against 12-42 ms on one thread (``ner.bench.threads``).  Runs of several windows stay on the wide
+      session even then: ``python -m ner.bench.identity`` (10,000 texts in batches of 1 to 64, load 8-13)
+      took 231 s spinning against 520 s with every lone call on one thread, since under contention the
+      scheduler shares the cores by thread (the old sleeping pool: 167 s, but 1.5-2.4x slower on a quiet
+      machine for short texts, issue 22).
     - The narrow session is built (in the background, the wide one serving meanwhile) the first time two
       runs overlap, so a process that is never called concurrently (the command line, ``ner-batch``
       workers, the 1,000-sentence memory bar) never holds it.  It costs about 14 MB resident (printed by
@@ -98,6 +102,8 @@ class Engine:
         self._building = False
         self._in_flight = 0
         self._lock = threading.Lock()
+        self._cores = os.cpu_count() or 1
+        self._threads: int | None = None  # the wide session's, read on first use
 
     @property
     def threads(self) -> int:
@@ -106,8 +112,9 @@ class Engine:
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The model's first output for ``feeds``."""
+        crowded = self._make_narrow is not None and len(feeds["input_ids"]) == 1 and self.machine_busy()
         with self._lock:
-            busy = self._in_flight > 0
+            busy = self._in_flight > 0 or crowded
             self._in_flight += 1
             session = self.session
             if busy and self._make_narrow is not None:
@@ -121,6 +128,16 @@ class Engine:
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def machine_busy(self) -> bool:
+        """Whether the machine's one-minute load average is over its cores plus the wide session's threads
+        (unknown: not busy)."""
+        if self._threads is None:
+            self._threads = self.threads
+        try:
+            return os.getloadavg()[0] > self._cores + self._threads
+        except OSError:  # no load average on this platform
+            return False
 
     def _build_narrow(self) -> None:
         assert self._make_narrow is not None

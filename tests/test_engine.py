@@ -128,7 +128,7 @@ class _Session:
         self.log.append(self.name)
         if "hold" in feeds:
             feeds["hold"].wait(10)
-        return [feeds["x"]]
+        return [feeds["input_ids"]]
 
 
 def test_engine_runs_overlapping_calls_on_a_one_thread_session_built_on_first_overlap():
@@ -144,22 +144,40 @@ def test_engine_runs_overlapping_calls_on_a_one_thread_session_built_on_first_ov
         return _Session("narrow", log)
 
     engine = Engine(_Session("wide", log), narrow)
+    engine.machine_busy = lambda: False  # type: ignore[method-assign]  # a quiet machine
     x = np.arange(3)
-    assert engine.run({"x": x}) is x and log == ["wide"]  # alone: the wide session
+    assert engine.run({"input_ids": x}) is x and log == ["wide"]  # alone: the wide session
     release = threading.Event()
-    first = threading.Thread(target=engine.run, args=({"x": x, "hold": release},))
+    first = threading.Thread(target=engine.run, args=({"input_ids": x, "hold": release},))
     first.start()
     deadline = time.monotonic() + 10
     while log.count("wide") < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert engine.run({"x": x}) is x and log[-1] == "wide"  # overlapping: served while the narrow one is built
+    assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # overlapping: served while the narrow one is built
     while not engine._narrow and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert engine.run({"x": x}) is x and log[-1] == "narrow"  # still overlapping: the one-thread session
+    assert engine.run({"input_ids": x}) is x and log[-1] == "narrow"  # still overlapping: the one-thread session
     release.set()
     first.join(10)
     assert built == [1]
-    assert engine.run({"x": x}) is x and log[-1] == "wide"  # alone again: the wide one
+    assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # alone again: the wide one
+
+
+def test_engine_runs_one_window_on_one_thread_while_the_machine_is_crowded():
+    import time
+
+    from ner.session import Engine
+
+    log = []
+    engine = Engine(_Session("wide", log), lambda: _Session("narrow", log))
+    engine.machine_busy = lambda: True  # type: ignore[method-assign]  # load average over the cores + threads
+    one, several = np.zeros((1, 5)), np.zeros((3, 5))
+    deadline = time.monotonic() + 10
+    while engine._narrow is None and time.monotonic() < deadline:
+        engine.run({"input_ids": one})  # the wide session serves until the narrow one is built
+        time.sleep(0.01)
+    assert engine.run({"input_ids": one}) is one and log[-1] == "narrow"
+    assert engine.run({"input_ids": several}) is several and log[-1] == "wide"  # several windows: all threads
 
 
 def test_threads_are_configurable(toy_dir):
