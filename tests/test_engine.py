@@ -131,7 +131,7 @@ class _Session:
         return [feeds["input_ids"]]
 
 
-def test_engine_runs_overlapping_calls_on_a_one_thread_session_built_on_first_overlap():
+def test_engine_runs_overlapping_calls_on_a_sleeping_session_built_on_first_overlap():
     import threading
     import time
 
@@ -139,11 +139,11 @@ def test_engine_runs_overlapping_calls_on_a_one_thread_session_built_on_first_ov
 
     log, built = [], []
 
-    def narrow():
+    def sleeping():
         built.append(1)
-        return _Session("narrow", log)
+        return _Session("sleeping", log)
 
-    engine = Engine(_Session("wide", log), narrow)
+    engine = Engine(_Session("wide", log), sleeping)
     engine.machine_busy = lambda: False  # type: ignore[method-assign]  # a quiet machine
     x = np.arange(3)
     assert engine.run({"input_ids": x}) is x and log == ["wide"]  # alone: the wide session
@@ -153,31 +153,38 @@ def test_engine_runs_overlapping_calls_on_a_one_thread_session_built_on_first_ov
     deadline = time.monotonic() + 10
     while log.count("wide") < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # overlapping: served while the narrow one is built
-    while not engine._narrow and time.monotonic() < deadline:
+    assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # overlapping: served while the sleeping one is built
+    while not engine._sleeping and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert engine.run({"input_ids": x}) is x and log[-1] == "narrow"  # still overlapping: the one-thread session
+    assert engine.run({"input_ids": x}) is x and log[-1] == "sleeping"  # still overlapping: the one-thread session
     release.set()
     first.join(10)
     assert built == [1]
     assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # alone again: the wide one
 
 
-def test_engine_runs_one_window_on_one_thread_while_the_machine_is_crowded():
+def test_engine_runs_every_call_on_the_sleeping_session_while_the_machine_is_crowded():
     import time
 
     from ner.session import Engine
 
     log = []
-    engine = Engine(_Session("wide", log), lambda: _Session("narrow", log))
-    engine.machine_busy = lambda: True  # type: ignore[method-assign]  # load average over the cores + threads
+    engine = Engine(_Session("wide", log), lambda: _Session("sleeping", log))
+    engine.machine_busy = lambda: True  # type: ignore[method-assign]  # other processes hold the cores
     one, several = np.zeros((1, 5)), np.zeros((3, 5))
     deadline = time.monotonic() + 10
-    while engine._narrow is None and time.monotonic() < deadline:
-        engine.run({"input_ids": one})  # the wide session serves until the narrow one is built
+    while engine._sleeping is None and time.monotonic() < deadline:
+        engine.run({"input_ids": one})  # the spinning session serves until the sleeping one is built
         time.sleep(0.01)
-    assert engine.run({"input_ids": one}) is one and log[-1] == "narrow"
-    assert engine.run({"input_ids": several}) is several and log[-1] == "wide"  # several windows: all threads
+    assert engine.run({"input_ids": one}) is one and log[-1] == "sleeping"
+    assert engine.run({"input_ids": several}) is several and log[-1] == "sleeping"
+
+
+def test_machine_busy_is_a_cheap_sample():
+    from ner.session import Engine
+
+    engine = Engine(_Session("wide", []))
+    assert engine.machine_busy() in (True, False) and engine.machine_busy() in (True, False)
 
 
 def test_threads_are_configurable(toy_dir):

@@ -2,14 +2,14 @@
 
     python -m ner.bench.threads [--model DIR] [--lengths 100 500] [--callers 1 2 8] [--seconds 1.5] [--rounds 3]
 
-Modes: ``engine`` (:class:`ner.session.Engine`: a spinning wide session while the engine is
-otherwise idle, a one-thread session while it is busy), ``sleeping`` (every caller on one session
+Modes: ``engine`` (:class:`ner.session.Engine`: a spinning session while the engine is otherwise
+idle on a quiet machine, a sleeping one otherwise), ``sleeping`` (every caller on one session
 whose threads sleep when idle: issue 22's engine, the baseline of the ratios), ``spinning`` (every
 caller on one spinning session) and ``one thread`` (every caller on a one-thread session).  Every
 caller thread calls ``recognize`` on the same text for ``--seconds``; each round runs every mode in
 turn, and the figure is the median over rounds: throughput in characters per second and the median
 call.  The same entities come out of every mode (checked).  Also prints the resident memory the
-engine's one-thread session costs.
+engine's sleeping session costs.
 """
 from __future__ import annotations
 
@@ -31,18 +31,18 @@ def _rss_mb() -> float:
 
 
 def engines(rec, threads: int) -> tuple[dict, float]:
-    """Every mode's engine for ``rec``'s model, and the resident MB the engine's narrow session costs."""
+    """Every mode's engine for ``rec``'s model, and the resident MB the engine's sleeping session costs."""
     from ner.session import Engine, create_engine, create_session
 
     path = rec.model_path
     built: dict = {"engine": create_engine(path, threads=threads)}
     before = _rss_mb()
     built["engine"].prepare()
-    narrow_mb = _rss_mb() - before
+    sleeping_mb = _rss_mb() - before
     built["sleeping"] = Engine(create_session(path, threads=threads))
     built["spinning"] = Engine(create_session(path, threads=threads, spinning=True))
     built["one thread"] = Engine(create_session(path, threads=1))
-    return built, narrow_mb
+    return built, sleeping_mb
 
 
 def hammer(rec, text: str, callers: int, seconds: float) -> tuple[float, float]:
@@ -79,9 +79,9 @@ def measure(model: str | None, lengths: list[int], callers: list[int], seconds: 
     from ner.session import default_threads
 
     rec = ner.load(model)
-    built, narrow_mb = engines(rec, default_threads())
+    built, sleeping_mb = engines(rec, default_threads())
     original = rec.engine
-    out: dict = {"threads": default_threads(), "narrow_session_mb": round(narrow_mb, 1), "results": []}
+    out: dict = {"threads": default_threads(), "sleeping_session_mb": round(sleeping_mb, 1), "results": []}
     try:
         for n in lengths:
             text = text_of_length(n)
@@ -121,7 +121,7 @@ def main(argv=None) -> None:
     if args.json:
         print(json.dumps(res))
         return
-    print(f"{res['threads']} threads; the engine's narrow session costs {res['narrow_session_mb']:.1f} MB resident")
+    print(f"{res['threads']} threads; the engine's sleeping session costs {res['sleeping_session_mb']:.1f} MB resident")
     for row in res["results"]:
         base = row["modes"]["sleeping"]["chars_per_s"]
         print(f"{row['chars']:>5} chars, {row['callers']} caller(s):")
