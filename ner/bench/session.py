@@ -23,22 +23,21 @@ import numpy as np
 def _feeds(rec, text: str) -> list[dict[str, np.ndarray]]:
     """The inputs ``rec`` gives its session for ``text``, one dict per batch, captured from a real call."""
     captured: list[dict[str, np.ndarray]] = []
-    session = rec.session
+    engine = rec.engine
 
     class Recorder:
-        def run(self, names, feeds):
+        session = engine.session
+
+        def run(self, feeds):
             captured.append(dict(feeds))
-            return session.run(names, feeds)
+            return engine.run(feeds)
 
-        def __getattr__(self, name):
-            return getattr(session, name)
-
-    rec.session = Recorder()
+    rec.engine = Recorder()
     try:
         encs, windows = rec.preprocess([text])
         rec.forward(encs, windows)
     finally:
-        rec.session = session
+        rec.engine = engine
     return captured
 
 
@@ -70,7 +69,8 @@ def _calls(rec, sessions: dict[str, Any], text: str) -> tuple[dict[str, Callable
     calls["io binding"] = lambda: [b() for b in bound]
     encs, windows = rec.preprocess([text])
     rows = [encs[w.text].ids[w.start : w.end] for w in windows]
-    calls["features only"] = lambda: rec.featurize.joined(rows)
+    shapes = [encs[w.text].shape[w.start : w.end] for w in windows] if rec.featurize.shape else None
+    calls["features only"] = lambda: rec.featurize.joined(rows, shapes)
     calls["forward (features + run)"] = lambda: rec.forward(encs, windows)
     return calls, len(windows)
 
