@@ -27,7 +27,9 @@ class Settings:
     #: bytes of one REST answer
     max_response_bytes: int = 16 * MIB
     queue_size: int = 64
-    engine_slots: int = 2
+    #: recognitions at once; one client holds at most engine_slots - 1 of them, so with 3 two clients' long
+    #: texts (a turn never cuts a text) still leave a slot for a third client's short request (issue 26)
+    engine_slots: int = 3
     #: characters one engine turn takes before the next waiting request gets its turn
     engine_chunk_chars: int = 20_000
     max_body_bytes: int = 8 * MIB

@@ -7,6 +7,7 @@
     python -m ner.bench.edge heartbeats [--streams 3000]
     python -m ner.bench.edge downloads [--analyses 30] [--chars 100000]
     python -m ner.bench.edge sigterm [--chars 100000] [--entries 1000]
+    python -m ner.bench.edge bombs        # two clients: the dictionary bomb, then U+FDFA x 100,000
 
 Each starts ``app.py`` on a free loopback port (or uses ``--url`` with ``--pid``), runs one scenario and
 prints one JSON object.  The hostile client and the other client are told apart by their loopback source
@@ -252,8 +253,54 @@ def sigterm(model: str | None, chars: int = 100_000, entries: int = 1000) -> dic
                 "client_answer": answer[0] if answer else None}
 
 
+def bombs(url: str, pid: int | None) -> dict:
+    """Two hostile clients each send the dictionary bomb (张 x 50,000 with 300 nested entries as PER), then
+    U+FDFA x 100,000 (NFKC grows it 18-fold); a third client's small requests meanwhile.  Beside them, the time
+    of 100,000 plain characters alone, and the server's resident memory (peak sampled every 0.1 s)."""
+    bomb = {"text": "张" * 50_000, "dictionary": [f"{'张' * k} PER" for k in range(1, 301)]}
+    wide = {"text": "\ufdfa" * 100_000}
+
+    def post(body: dict, source: str, timeout: float = 600) -> tuple[float, int | str]:
+        with client(source, timeout) as http:
+            return timed(lambda: http.post(f"{url}/api/v1/ner", json=body))
+
+    plain = post({"text": text_of(100_000)}, OTHER)
+    base = pid and rss_mib(pid)
+    peak = [base or 0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], (pid and rss_mib(pid)) or 0.0)
+            time.sleep(0.1)
+
+    def hostile(source: str) -> list:
+        return [post(bomb, source), post(wide, source)]
+
+    small: list[tuple[float, int | str]] = []
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    with ThreadPoolExecutor(2) as pool:
+        both = [pool.submit(hostile, src) for src in (HOSTILE, "127.0.0.3")]
+        time.sleep(0.5)
+        while not all(f.done() for f in both):
+            small.append(small_request(url))
+            time.sleep(0.5)
+        answers = [f.result() for f in both]
+    done.set()
+    watcher.join()
+    slowest = max(t for pair in answers for t, _ in pair)
+    return {"plain_100k_s": plain, "hostile": [{"bomb": a, "ufdfa": b} for a, b in answers],
+            "slowest_over_plain": round(slowest / plain[0], 2) if plain[0] else None,
+            "small_request_s": {"max": max((t for t, _ in small), default=None), "n": len(small),
+                                "statuses": sorted({str(st) for _, st in small})},
+            "rss_mib": {"before": base and round(base, 1), "peak": round(peak[0], 1),
+                        "rise": base and round(peak[0] - base, 1)}}
+
+
 SCENARIOS: dict[str, Callable[..., dict]] = {"sessions": sessions, "uploads": uploads, "flood": flood,
-                                             "queue": queue, "heartbeats": heartbeats, "downloads": downloads}
+                                             "queue": queue, "heartbeats": heartbeats, "downloads": downloads,
+                                             "bombs": bombs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
               "uploads": {"stalled": args.stalled, "declared": args.declared},
               "flood": {"sockets": args.sockets, "chars": args.chars or 100_000},
               "queue": {"calls": args.calls}, "heartbeats": {"streams": args.streams},
-              "downloads": {"analyses": args.analyses, "chars": args.chars or 100_000}}
+              "downloads": {"analyses": args.analyses, "chars": args.chars or 100_000}, "bombs": {}}
     if args.scenario == "sigterm":
         report = sigterm(args.model, args.chars or 100_000, args.entries)
     elif args.url:
