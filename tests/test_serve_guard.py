@@ -135,6 +135,7 @@ def test_ray_serve_answers_them_exactly_like_the_app(app_answers, toy_dir, ray_l
         held = stalled_flood(f"http://127.0.0.1:{port}")
     finally:
         serve.shutdown()
+    print(f"Ray Serve with 64 stalled bodies and 4 half-sent headers open: {held}")  # the figure (pytest -s)
     assert got == app_answers
     assert held["healthz"][0] == 200 and held["rest"][0] == 200, held
     assert held["healthz"][1] < 10 and held["rest"][1] < 10, held  # about 0.01 s on a quiet machine
