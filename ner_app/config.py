@@ -71,7 +71,8 @@ class Settings:
     # --- one client cannot hurt the others (issue 26; SECURITY.md "Per client") ------------------------
     #: requests in flight, and event streams open, per client address; and in all
     client_max_requests: int = 16
-    client_max_streams: int = 16
+    #: (gradio_client opens a stream per job and keeps it a while: 8 busy clients of one address held over 16)
+    client_max_streams: int = 64
     max_requests: int = 256
     max_streams: int = 512
     #: MCP tool calls in flight per client: they wait their turn at the engine holding no thread and no slot

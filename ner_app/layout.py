@@ -26,7 +26,17 @@ log = logging.getLogger(__name__)
 TITLE = "AI 智能实体侦测服务"
 TITLE_EN = "AI Named-Entity Detection"
 #: the page's style sheets and script, in the repository's assets/ folder
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+def _assets() -> Path:
+    """The page's assets folder: beside the package in a checkout (and on a Space), else beside ``app.py`` in the
+    working directory (the Docker image installs the package and runs ``app.py`` from its own folder)."""
+    here = Path(__file__).resolve().parent.parent / "assets"
+    for folder in (here, Path.cwd() / "assets"):
+        if (folder / "page.js").is_file():
+            return folder
+    return here
+
+
+ASSETS = _assets()
 CSS_PATH = ASSETS / "style.css"
 DOCS_CSS_PATH = CSS_PATH.with_name("docs.css")
 #: the page's script: Gradio's toast titles in Chinese, and the page strings Gradio leaves untranslated

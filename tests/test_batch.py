@@ -209,7 +209,7 @@ def test_a_rerun_cuts_off_what_was_written_after_the_last_commit(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_then_rerun_writes_every_record_exactly_once(tmp_path):
-    texts = corpus(600)
+    texts = corpus(3000)  # long enough that a quiet machine does not finish before the Ctrl-C arrives
     src = write_jsonl(tmp_path / "in.jsonl", texts)
     out, progress = tmp_path / "out.jsonl", tmp_path / "out.jsonl.progress.json"
     cmd = [sys.executable, "-m", "ner.batch", str(src), "--out", str(out), "--workers", "2", "--chunk-chars", "1500",
