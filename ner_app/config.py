@@ -93,6 +93,8 @@ class Settings:
     session_ttl_s: float = 1800.0
     session_closed_ttl_s: float = 10.0
     max_sessions: int = 2000
+    #: seconds between hand-backs of glibc's free heap pages to the system (ner_app.memory); 0: never
+    malloc_trim_s: float = 60.0
 
     def allowed_host_names(self) -> tuple[str, ...]:
         """The Host allow-list: ``allowed_hosts``, else the loopback names when bound to loopback, else any."""
@@ -193,7 +195,19 @@ def _edge_settings(env: Mapping[str, str]) -> dict:
         session_ttl_s=_seconds(env, "NER_SESSION_TTL", d.session_ttl_s),
         session_closed_ttl_s=_seconds(env, "NER_SESSION_CLOSED_TTL", d.session_closed_ttl_s),
         max_sessions=_int(env, "NER_MAX_SESSIONS", d.max_sessions),
+        malloc_trim_s=_seconds_or_off(env, "NER_MALLOC_TRIM_S", d.malloc_trim_s),
     )
+
+
+def _seconds_or_off(env: Mapping[str, str], name: str, default: float) -> float:
+    """Seconds above 0, or ``0`` for off."""
+    if env.get(name, "").strip() in ("0", "0.0"):
+        return 0.0
+    try:
+        return _seconds(env, name, default)
+    except ValueError:
+        raise ValueError(f"{name}={env.get(name)!r} is not a number of seconds; set it to e.g. 60, to 0 to turn "
+                         f"it off, or unset it") from None
 
 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from starlette.middleware import Middleware
 from ner import samples
 from ner.commands import positive_int
 from ner_app import create_app
+from ner_app.memory import Trimmer, tune_allocator
 from ner_app.config import Settings
 from ner_app.guard import Guard
 from ner_app.http_server import HeaderTimeoutProtocol
@@ -56,8 +57,11 @@ _replica: dict[str, Any] = {}
 def build_api():
     """The REST app of one replica, as ``python app.py`` builds it (:func:`ner_app.create_app` without the page;
     the guard runs in Serve's proxy, :func:`proxy_middlewares`)."""
-    app = create_app(Settings.from_env(), page=False, guard=False)
+    settings = Settings.from_env()
+    tune_allocator()
+    app = create_app(settings, page=False, guard=False)
     _replica["engine"] = app.engine
+    _replica["trimmer"] = Trimmer(settings.malloc_trim_s).start()
     log.info("replica ready: model %r", app.engine.name)
     return app
 

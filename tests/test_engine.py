@@ -119,13 +119,16 @@ def test_bad_options_are_refused(toy_dir):
 
 
 class _Session:
-    """A stand-in session: records who ran; a run whose feeds hold an event waits for it."""
+    """A stand-in session: records who ran (and whether the run gave back its arena memory at its end);
+    a run whose feeds hold an event waits for it."""
 
-    def __init__(self, name, log):
-        self.name, self.log = name, log
+    def __init__(self, name, log, shrunk=None):
+        self.name, self.log, self.shrunk = name, log, shrunk if shrunk is not None else []
 
-    def run(self, names, feeds):
+    def run(self, names, feeds, options=None):
         self.log.append(self.name)
+        self.shrunk.append(options is not None and
+                           options.get_run_config_entry("memory.enable_memory_arena_shrinkage") == "cpu:0")
         if "hold" in feeds:
             feeds["hold"].wait(10)
         return [feeds["input_ids"]]
@@ -137,13 +140,13 @@ def test_engine_runs_overlapping_calls_on_a_sleeping_session_built_on_first_over
 
     from ner.session import Engine
 
-    log, built = [], []
+    log, built, shrunk = [], [], []
 
     def sleeping():
         built.append(1)
-        return _Session("sleeping", log)
+        return _Session("sleeping", log, shrunk)
 
-    engine = Engine(_Session("wide", log), sleeping)
+    engine = Engine(_Session("wide", log, shrunk), sleeping)
     engine.machine_busy = lambda: False  # type: ignore[method-assign]  # a quiet machine
     x = np.arange(3)
     assert engine.run({"input_ids": x}) is x and log == ["wide"]  # alone: the wide session
@@ -161,6 +164,9 @@ def test_engine_runs_overlapping_calls_on_a_sleeping_session_built_on_first_over
     first.join(10)
     assert built == [1]
     assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # alone again: the wide one
+    # a run that overlapped others gives back the arena memory no run holds (the arena would keep the peak of
+    # the most runs ever at once); a run alone keeps its arena for the next call
+    assert shrunk == [False, False, True, True, False]
 
 
 def test_engine_runs_every_call_on_the_sleeping_session_while_the_machine_is_crowded():
