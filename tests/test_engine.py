@@ -164,9 +164,20 @@ def test_engine_runs_overlapping_calls_on_a_sleeping_session_built_on_first_over
     first.join(10)
     assert built == [1]
     assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # alone again: the wide one
-    # a run that overlapped others gives back the arena memory no run holds (the arena would keep the peak of
-    # the most runs ever at once); a run alone keeps its arena for the next call
-    assert shrunk == [False, False, True, True, False]
+    # a large run that overlapped others gives back the arena memory no run holds (the arena would keep the peak
+    # of the most large runs ever at once); a small one, or one alone, keeps its arena for the next call
+    assert shrunk == [False, False, False, False, False]
+    large = np.zeros((32, 128), dtype=np.int64)
+    assert engine.run({"input_ids": large}) is large and shrunk[-1] is False  # alone
+    release = threading.Event()
+    first = threading.Thread(target=engine.run, args=({"input_ids": x, "hold": release},))
+    first.start()
+    while len(shrunk) < 7 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine.run({"input_ids": large}) is large and shrunk[-1] is True  # overlapping
+    assert engine.run({"input_ids": x}) is x and shrunk[-1] is False  # overlapping, small
+    release.set()
+    first.join(10)
 
 
 def test_engine_runs_every_call_on_the_sleeping_session_while_the_machine_is_crowded():
