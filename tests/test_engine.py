@@ -163,16 +163,18 @@ def test_engine_runs_overlapping_calls_on_a_sleeping_session_built_on_first_over
     release.set()
     first.join(10)
     assert built == [1]
+    assert engine.run({"input_ids": x}) is x and log[-1] == "sleeping"  # alone, but right after a burst
+    engine._overlap_at -= engine.calm_s  # the burst's last overlap is CALM_S ago
     assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # alone again: the wide one
     # a large run that overlapped others gives back the arena memory no run holds (the arena would keep the peak
     # of the most large runs ever at once); a small one, or one alone, keeps its arena for the next call
-    assert shrunk == [False, False, False, False, False]
+    assert shrunk == [False] * 6
     large = np.zeros((32, 128), dtype=np.int64)
     assert engine.run({"input_ids": large}) is large and shrunk[-1] is False  # alone
     release = threading.Event()
     first = threading.Thread(target=engine.run, args=({"input_ids": x, "hold": release},))
     first.start()
-    while len(shrunk) < 7 and time.monotonic() < deadline:
+    while len(shrunk) < 8 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert engine.run({"input_ids": large}) is large and shrunk[-1] is True  # overlapping
     assert engine.run({"input_ids": x}) is x and shrunk[-1] is False  # overlapping, small
@@ -195,6 +197,47 @@ def test_engine_runs_every_call_on_the_sleeping_session_while_the_machine_is_cro
         time.sleep(0.01)
     assert engine.run({"input_ids": one}) is one and log[-1] == "sleeping"
     assert engine.run({"input_ids": several}) is several and log[-1] == "sleeping"
+
+
+def test_a_burst_of_callers_runs_on_the_half_session_and_a_crowded_machine_on_the_sleeping_one():
+    import threading
+    import time
+
+    from ner.session import Engine
+
+    log, built = [], []
+
+    def maker(name):
+        def make():
+            built.append(name)
+            return _Session(name, log)
+        return make
+
+    engine = Engine(_Session("wide", log), maker("sleeping"), maker("half"))
+    busy = [False]
+    engine.machine_busy = lambda: busy[0]  # type: ignore[method-assign]
+    x = np.arange(3)
+    release = threading.Event()
+    first = threading.Thread(target=engine.run, args=({"input_ids": x, "hold": release},))
+    first.start()
+    deadline = time.monotonic() + 10
+    while not log and time.monotonic() < deadline:
+        time.sleep(0.01)
+    engine.run({"input_ids": x})  # overlapping: the wide one serves while the half one is built
+    while "half" not in engine._built and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine.run({"input_ids": x}) is x and log[-1] == "half"  # a burst of callers: half the threads each
+    release.set()
+    first.join(10)
+    assert built == ["half"]  # a free machine never builds the sleeping one
+    busy[0] = True  # other processes take the cores
+    while "sleeping" not in engine._built and time.monotonic() < deadline:
+        engine.run({"input_ids": x})
+        time.sleep(0.01)
+    assert engine.run({"input_ids": x}) is x and log[-1] == "sleeping"
+    busy[0] = False
+    engine._overlap_at -= engine.calm_s
+    assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # alone on a free machine again
 
 
 def test_machine_busy_is_a_cheap_sample():

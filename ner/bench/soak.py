@@ -9,8 +9,16 @@ a new page session each time, its heartbeat stream open while the event runs, th
 the requests with a dictionary of their own) and the MCP tool (``extract_entities``) — texts
 of 1 to 50,000 characters.  Every answer is compared with the entities of the same text (and
 dictionary) recognized alone, sequentially, before the load.  The server's RSS is sampled
-each minute (every ``minutes * 10`` seconds in runs under 6 minutes); its growth is measured
-from the end of the warm-up (the first 5 minutes, a sixth of shorter runs) to the end.
+each minute (every ``minutes * 10`` seconds in runs under 6 minutes), under load.
+
+Its growth is measured from the end of the warm-up (the first 5 minutes, a sixth of shorter runs) to
+the end, two ways.  ``rss_growth_after_warmup_pct``: the sample under load at the warm-up's end
+against the one just after the last answer (as in earlier soaks; under load a sample moves by
+tens of MiB with the long texts in flight at that instant).  ``rss_growth_quiet_pct``: the
+clients pause between requests at the warm-up's end and again at the end, and once every request
+has been answered and ``--settle`` seconds have passed (longer than the server's
+``NER_MALLOC_TRIM_S``, so free heap pages went back), the RSS is read: memory the server keeps,
+in the same state both times.  The pause does not count in the soak's minutes.
 
 ``--batch``: ``ner-batch`` over a JSONL file, one worker killed with SIGKILL mid-chunk (the run
 stops and says how to resume), then the whole command killed with SIGKILL mid-run, then resumed
@@ -140,14 +148,62 @@ class Tally:
                 self.mismatches.append(mismatch)
 
 
-def client_loop(url: str, texts: list[str], want: dict, tally: Tally, deadline: float, seed: int) -> None:
+class Pause:
+    """The soak's clock, and a pause of every client between two requests (a quiet moment on the server)."""
+
+    def __init__(self, seconds: float, clients: int):
+        self.deadline = time.monotonic() + seconds
+        self.clients = clients
+        self.cond = threading.Condition()
+        self.paused = False
+        self.waiting = 0  # clients held by the pause, or finished
+
+    def running(self) -> bool:
+        """Before each request: False at the deadline; waits while the soak is paused."""
+        with self.cond:
+            if self.paused:
+                self.waiting += 1
+                self.cond.notify_all()
+                self.cond.wait_for(lambda: not self.paused)
+                self.waiting -= 1
+            return time.monotonic() < self.deadline
+
+    def finished(self) -> None:
+        with self.cond:
+            self.waiting += 1
+            self.cond.notify_all()
+
+    def quiet_sample(self, pid: int | None, settle: float) -> float | None:
+        """Holds every client, waits ``settle`` seconds after the last answer, reads the RSS, lets them go
+        on; the deadline moves by the time paused."""
+        t0 = time.monotonic()
+        with self.cond:
+            self.paused = True
+            self.cond.wait_for(lambda: self.waiting >= self.clients, timeout=600)
+        time.sleep(settle)
+        rss = rss_mib(pid) if pid else None
+        with self.cond:
+            self.paused = False
+            self.deadline += time.monotonic() - t0
+            self.cond.notify_all()
+        return rss
+
+
+def client_loop(url: str, texts: list[str], want: dict, tally: Tally, clock: Pause, seed: int) -> None:
+    try:
+        _client_loop(url, texts, want, tally, clock, seed)
+    finally:
+        clock.finished()
+
+
+def _client_loop(url: str, texts: list[str], want: dict, tally: Tally, clock: Pause, seed: int) -> None:
     from gradio_client import Client
 
     rng = random.Random(seed)
     gradio = Client(url, verbose=False, download_files=False, analytics_enabled=False)
     index = page_index(url)
     with httpx.Client(timeout=300) as http:
-        while time.monotonic() < deadline:
+        while clock.running():
             i, kind = rng.randrange(len(texts)), rng.choice(KINDS)
             own = kind == "rest" and rng.random() < 0.5
             t0 = time.perf_counter()
@@ -185,7 +241,7 @@ def references(url: str, texts: list[str]) -> dict[tuple[int, bool], list[tuple]
     return want
 
 
-def soak(url: str, pid: int | None, minutes: float, clients: int, n_texts: int) -> dict:
+def soak(url: str, pid: int | None, minutes: float, clients: int, n_texts: int, settle: float | None = None) -> dict:
     if not is_loopback(url):
         raise SystemExit(f"refusing to load {url}: the soak only targets loopback addresses")
     texts = make_texts(n_texts)
@@ -194,21 +250,34 @@ def soak(url: str, pid: int | None, minutes: float, clients: int, n_texts: int) 
     seconds = 60 * minutes
     warmup = min(300.0, seconds / 6)
     every = min(60.0, seconds / 6)
+    settle = min(65.0, seconds / 6) if settle is None else settle
     tally = Tally()
     start = time.monotonic()
-    deadline = start + seconds
-    threads = [threading.Thread(target=client_loop, args=(url, texts, want, tally, deadline, k), daemon=True)
+    clock = Pause(seconds, clients)
+    threads = [threading.Thread(target=client_loop, args=(url, texts, want, tally, clock, k), daemon=True)
                for k in range(clients)]
     for th in threads:
         th.start()
     samples: list[tuple[float, float | None]] = [(0.0, rss_mib(pid) if pid else None)]
-    while time.monotonic() < deadline:
-        time.sleep(min(every, max(0.1, deadline - time.monotonic())))
-        samples.append((round(time.monotonic() - start), rss_mib(pid) if pid else None))
+    quiet: list[float | None] = []
+    paused = 0.0  # seconds held by the pause, not counted in the soak's clock
+
+    def load_time() -> float:
+        return time.monotonic() - start - paused
+
+    while time.monotonic() < clock.deadline:
+        time.sleep(min(every, max(0.1, clock.deadline - time.monotonic())))
+        samples.append((round(load_time()), rss_mib(pid) if pid else None))
+        if not quiet and load_time() >= warmup:
+            t0 = time.monotonic()
+            quiet.append(clock.quiet_sample(pid, settle))
+            paused += time.monotonic() - t0
     for th in threads:
         th.join(timeout=600)  # a request started before the deadline may take a while (50,000 characters)
-    elapsed = time.monotonic() - start
+    elapsed = load_time()
     end_rss = rss_mib(pid) if pid else None
+    time.sleep(settle)
+    quiet.append(rss_mib(pid) if pid else None)
     after_warmup = next((mib for t, mib in samples if t >= warmup), None)
     requests = sum(map(len, tally.latency.values())) + len(tally.errors)
     out: dict = {
@@ -223,6 +292,9 @@ def soak(url: str, pid: int | None, minutes: float, clients: int, n_texts: int) 
     }
     if after_warmup and end_rss:
         out["rss_growth_after_warmup_pct"] = round(100 * (end_rss - after_warmup) / after_warmup, 2)
+    if len(quiet) == 2 and quiet[0] and quiet[1]:
+        out["rss_mib"]["quiet"] = {"after_warmup": round(quiet[0], 1), "end": round(quiet[1], 1), "settle_s": settle}
+        out["rss_growth_quiet_pct"] = round(100 * (quiet[1] - quiet[0]) / quiet[0], 2)
     return out
 
 
@@ -307,14 +379,16 @@ def main(argv: list[str] | None = None) -> int:
     add_model(ap, help="NER_MODEL for the server this command starts, and the batch run's model")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--texts", type=int, default=24, help="distinct texts, 1 to 50,000 characters (default 24)")
+    ap.add_argument("--settle", type=float, help="seconds between the last answer and a quiet RSS sample "
+                    "(default: 65, more than NER_MALLOC_TRIM_S; a sixth of runs under 6 minutes)")
     ap.add_argument("--batch", action="store_true", help="also the ner-batch run killed with SIGKILL and resumed")
     ap.add_argument("--batch-records", type=int, default=3000)
     args = ap.parse_args(argv)
     if args.url:
-        report = soak(args.url, args.pid, args.minutes, args.clients, args.texts)
+        report = soak(args.url, args.pid, args.minutes, args.clients, args.texts, args.settle)
     else:
         with running_server(args.model) as (url, proc):
-            report = soak(url, proc.pid, args.minutes, args.clients, args.texts)
+            report = soak(url, proc.pid, args.minutes, args.clients, args.texts, args.settle)
     ok = report["errors"] == 0 and report["mismatches"] == 0
     if args.batch:
         with tempfile.TemporaryDirectory(prefix="ner-soak-") as tmp:

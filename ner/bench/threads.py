@@ -3,13 +3,14 @@
     python -m ner.bench.threads [--model DIR] [--lengths 100 500] [--callers 1 2 8] [--seconds 1.5] [--rounds 3]
 
 Modes: ``engine`` (:class:`ner.session.Engine`: a spinning session while the engine is otherwise
-idle on a quiet machine, a sleeping one otherwise), ``sleeping`` (every caller on one session
+idle on a quiet machine, one of half the threads under a burst of callers, a sleeping one on a
+crowded machine), ``sleeping`` (every caller on one session
 whose threads sleep when idle: issue 22's engine, the baseline of the ratios), ``spinning`` (every
 caller on one spinning session) and ``one thread`` (every caller on a one-thread session).  Every
 caller thread calls ``recognize`` on the same text for ``--seconds``; each round runs every mode in
 turn, and the figure is the median over rounds: throughput in characters per second and the median
 call.  The same entities come out of every mode (checked).  Also prints the resident memory the
-engine's sleeping session costs.
+engine's other two sessions (sleeping, half) cost.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def _rss_mb() -> float:
 
 
 def engines(rec, threads: int) -> tuple[dict, float]:
-    """Every mode's engine for ``rec``'s model, and the resident MB the engine's sleeping session costs."""
+    """Every mode's engine for ``rec``'s model, and the resident MB the engine's other two sessions (sleeping, half) cost."""
     from ner.session import Engine, create_engine, create_session
 
     path = rec.model_path
@@ -121,7 +122,8 @@ def main(argv=None) -> None:
     if args.json:
         print(json.dumps(res))
         return
-    print(f"{res['threads']} threads; the engine's sleeping session costs {res['sleeping_session_mb']:.1f} MB resident")
+    print(f"{res['threads']} threads; the engine's sleeping and half sessions cost {res['sleeping_session_mb']:.1f} MB "
+          "resident")
     for row in res["results"]:
         base = row["modes"]["sleeping"]["chars_per_s"]
         print(f"{row['chars']:>5} chars, {row['callers']} caller(s):")
