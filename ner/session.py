@@ -125,11 +125,14 @@ class Engine:
         self._crowded = False
         self.calm_s = CALM_S
         self._overlap_at = float("-inf")  # monotonic time of the last run that started while others were in flight
-        # a large run that starts while others are in flight gives back, when it ends, the arena memory that no
-        # run holds any more: ONNX Runtime's arena otherwise keeps the peak of the most large runs ever at once
-        # (a server's resident memory rose with each rarer coincidence of long texts; python -m ner.bench.soak).
-        # Small runs keep it: the memory is small, and a shrink costs the next run its allocations (8 callers
-        # of 500 characters: 7% less throughput when every overlapping run shrank)
+        # a large run that starts while others are in flight, or on the half or sleeping session (those of
+        # concurrent callers), gives back, when it ends, the arena memory that no run holds any more: ONNX
+        # Runtime's arena otherwise keeps the peak of the most large runs ever at once (a server's resident
+        # memory rose with each rarer coincidence of long texts; python -m ner.bench.soak: +16.6% between
+        # quiet samples when only runs that started during others shrank).  Small runs keep it: the memory is
+        # small, and a shrink costs the next run its allocations (8 callers of 500 characters: 7% less
+        # throughput when every overlapping run shrank).  A large run alone on the spinning session keeps its
+        # arena: its peak is one run's, bounded by the longest text
         self._shrink = ort.RunOptions()
         self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
@@ -165,7 +168,7 @@ class Engine:
                                          daemon=True).start()
                     session = self._built.get("sleeping", self.session)  # while it is built
         try:
-            large = concurrent and _positions(feeds) >= SHRINK_POSITIONS
+            large = (concurrent or session is not self.session) and _positions(feeds) >= SHRINK_POSITIONS
             return session.run(None, feeds, self._shrink if large else None)[0]
         finally:
             with self._lock:

@@ -205,15 +205,15 @@ def test_a_burst_of_callers_runs_on_the_half_session_and_a_crowded_machine_on_th
 
     from ner.session import Engine
 
-    log, built = [], []
+    log, built, shrunk = [], [], []
 
     def maker(name):
         def make():
             built.append(name)
-            return _Session(name, log)
+            return _Session(name, log, shrunk)
         return make
 
-    engine = Engine(_Session("wide", log), maker("sleeping"), maker("half"))
+    engine = Engine(_Session("wide", log, shrunk), maker("sleeping"), maker("half"))
     busy = [False]
     engine.machine_busy = lambda: busy[0]  # type: ignore[method-assign]
     x = np.arange(3)
@@ -227,6 +227,8 @@ def test_a_burst_of_callers_runs_on_the_half_session_and_a_crowded_machine_on_th
     while "half" not in engine._built and time.monotonic() < deadline:
         time.sleep(0.01)
     assert engine.run({"input_ids": x}) is x and log[-1] == "half"  # a burst of callers: half the threads each
+    large = np.zeros((32, 128), dtype=np.int64)
+    assert engine.run({"input_ids": large}) is large and log[-1] == "half" and shrunk[-1] is True
     release.set()
     first.join(10)
     assert built == ["half"]  # a free machine never builds the sleeping one
@@ -238,6 +240,8 @@ def test_a_burst_of_callers_runs_on_the_half_session_and_a_crowded_machine_on_th
     busy[0] = False
     engine._overlap_at -= engine.calm_s
     assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # alone on a free machine again
+    # a large run alone on the spinning session keeps its arena (its peak is one run's)
+    assert engine.run({"input_ids": large}) is large and log[-1] == "wide" and shrunk[-1] is False
 
 
 def test_machine_busy_is_a_cheap_sample():
