@@ -61,9 +61,10 @@ def create_session(path: str | Path, *, providers: list[str] | None = None, thre
     return ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
 
 
-#: seconds after a run that overlapped others during which every run takes the sleeping session
+#: seconds after a run that overlapped others during which every run takes the half session (the burst goes on)
 CALM_S = 0.5
-#: a run of at least this many positions (windows x window length) shrinks the arena when it overlapped others
+#: a run of at least this many positions (windows x window length) shrinks the arena when it overlapped others or ran
+#: on the half or sleeping session
 SHRINK_POSITIONS = 2048
 
 
@@ -86,9 +87,9 @@ class Engine:
       the threads (one on two cores), asleep when idle.  Concurrent runs then each keep their own cores
       instead of sharing every thread's steps (spinning pools under concurrent callers cost 2x in issue 22).
       ``python -m ner.bench.threads`` on this quiet 2-core machine, throughput against the sleeping session:
-      500 characters, 8 callers 1.06x (the sleeping session for bursts: 0.95-1.01x; before ``CALM_S`` a
-      spinning run taken between a burst's runs competed with the others: 0.94x), 2 callers 1.12x; 100
-      characters, 2 callers 1.22x.
+      500 / 5,000 characters, 8 callers 1.08x / 1.03x, 2 callers 1.19x / 1.28x (the sleeping session for
+      bursts: 0.95-1.01x at 500 with 8 callers; before ``CALM_S`` a spinning run taken between a burst's runs
+      competed with the others: 0.94x).
     - Any run while other processes keep more than half a core busy beyond what the spinning threads leave
       free (sampled from ``/proc/stat`` against this process's own CPU time, at most every half second;
       unknown elsewhere: free) goes to the *sleeping* session (the same threads as the spinning one, idle
@@ -135,10 +136,6 @@ class Engine:
         # arena: its peak is one run's, bounded by the longest text
         self._shrink = ort.RunOptions()
         self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-
-    @property
-    def _sleeping(self) -> ort.InferenceSession | None:
-        return self._built.get("sleeping")
 
     @property
     def threads(self) -> int:

@@ -30,7 +30,7 @@ def test_threads_bench_reports_every_mode_for_every_caller_count():
     from ner.bench import threads as bench_threads
 
     res = bench_threads.measure(None, [20], [1, 2], seconds=0.05, rounds=1)
-    assert res["sleeping_session_mb"] >= 0
+    assert res["other_sessions_mb"] >= 0
     assert [(r["chars"], r["callers"]) for r in res["results"]] == [(20, 1), (20, 2)]
     for r in res["results"]:
         assert set(r["modes"]) == {"engine", "sleeping", "spinning", "one thread"}

@@ -157,7 +157,7 @@ def test_engine_runs_overlapping_calls_on_a_sleeping_session_built_on_first_over
     while log.count("wide") < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert engine.run({"input_ids": x}) is x and log[-1] == "wide"  # overlapping: served while the sleeping one is built
-    while not engine._sleeping and time.monotonic() < deadline:
+    while "sleeping" not in engine._built and time.monotonic() < deadline:
         time.sleep(0.01)
     assert engine.run({"input_ids": x}) is x and log[-1] == "sleeping"  # still overlapping: the one-thread session
     release.set()
@@ -192,7 +192,7 @@ def test_engine_runs_every_call_on_the_sleeping_session_while_the_machine_is_cro
     engine.machine_busy = lambda: True  # type: ignore[method-assign]  # other processes hold the cores
     one, several = np.zeros((1, 5)), np.zeros((3, 5))
     deadline = time.monotonic() + 10
-    while engine._sleeping is None and time.monotonic() < deadline:
+    while "sleeping" not in engine._built and time.monotonic() < deadline:
         engine.run({"input_ids": one})  # the spinning session serves until the sleeping one is built
         time.sleep(0.01)
     assert engine.run({"input_ids": one}) is one and log[-1] == "sleeping"

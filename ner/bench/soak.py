@@ -276,8 +276,9 @@ def soak(url: str, pid: int | None, minutes: float, clients: int, n_texts: int, 
         th.join(timeout=600)  # a request started before the deadline may take a while (50,000 characters)
     elapsed = load_time()
     end_rss = rss_mib(pid) if pid else None
-    time.sleep(settle)
-    quiet.append(rss_mib(pid) if pid else None)
+    if pid:
+        time.sleep(settle)
+        quiet.append(rss_mib(pid))
     after_warmup = next((mib for t, mib in samples if t >= warmup), None)
     requests = sum(map(len, tally.latency.values())) + len(tally.errors)
     out: dict = {

@@ -4,10 +4,9 @@
 
 Modes: ``engine`` (:class:`ner.session.Engine`: a spinning session while the engine is otherwise
 idle on a quiet machine, one of half the threads under a burst of callers, a sleeping one on a
-crowded machine), ``sleeping`` (every caller on one session
-whose threads sleep when idle: issue 22's engine, the baseline of the ratios), ``spinning`` (every
-caller on one spinning session) and ``one thread`` (every caller on a one-thread session).  Every
-caller thread calls ``recognize`` on the same text for ``--seconds``; each round runs every mode in
+crowded machine), ``sleeping`` (every caller on one session whose threads sleep when idle: issue
+22's engine, the baseline of the ratios), ``spinning`` (every caller on one spinning session) and
+``one thread`` (every caller on a one-thread session).  Every caller thread calls ``recognize`` on the same text for ``--seconds``; each round runs every mode in
 turn, and the figure is the median over rounds: throughput in characters per second and the median
 call.  The same entities come out of every mode (checked).  Also prints the resident memory the
 engine's other two sessions (sleeping, half) cost.
@@ -39,11 +38,11 @@ def engines(rec, threads: int) -> tuple[dict, float]:
     built: dict = {"engine": create_engine(path, threads=threads)}
     before = _rss_mb()
     built["engine"].prepare()
-    sleeping_mb = _rss_mb() - before
+    others_mb = _rss_mb() - before
     built["sleeping"] = Engine(create_session(path, threads=threads))
     built["spinning"] = Engine(create_session(path, threads=threads, spinning=True))
     built["one thread"] = Engine(create_session(path, threads=1))
-    return built, sleeping_mb
+    return built, others_mb
 
 
 def hammer(rec, text: str, callers: int, seconds: float) -> tuple[float, float]:
@@ -80,9 +79,9 @@ def measure(model: str | None, lengths: list[int], callers: list[int], seconds: 
     from ner.session import default_threads
 
     rec = ner.load(model)
-    built, sleeping_mb = engines(rec, default_threads())
+    built, others_mb = engines(rec, default_threads())
     original = rec.engine
-    out: dict = {"threads": default_threads(), "sleeping_session_mb": round(sleeping_mb, 1), "results": []}
+    out: dict = {"threads": default_threads(), "other_sessions_mb": round(others_mb, 1), "results": []}
     try:
         for n in lengths:
             text = text_of_length(n)
@@ -122,7 +121,7 @@ def main(argv=None) -> None:
     if args.json:
         print(json.dumps(res))
         return
-    print(f"{res['threads']} threads; the engine's sleeping and half sessions cost {res['sleeping_session_mb']:.1f} MB "
+    print(f"{res['threads']} threads; the engine's sleeping and half sessions cost {res['other_sessions_mb']:.1f} MB "
           "resident")
     for row in res["results"]:
         base = row["modes"]["sleeping"]["chars_per_s"]
