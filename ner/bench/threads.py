@@ -6,10 +6,11 @@ Modes: ``engine`` (:class:`ner.session.Engine`: a spinning session while the eng
 idle on a quiet machine, one of half the threads under a burst of callers, a sleeping one on a
 crowded machine), ``sleeping`` (every caller on one session whose threads sleep when idle: issue
 22's engine, the baseline of the ratios), ``spinning`` (every caller on one spinning session) and
-``one thread`` (every caller on a one-thread session).  Every caller thread calls ``recognize`` on
-the same text for ``--seconds``; each round runs every mode in turn, and the figure is the median over rounds: throughput in characters per second and the median
-call.  The same entities come out of every mode (checked).  Also prints the resident memory the
-engine's other two sessions (sleeping, half) cost.
+``one thread`` (every caller on a one-thread session). Every caller thread calls ``recognize`` on
+the same text for ``--seconds``; each round runs every mode in turn, and the figure is the median
+over rounds: throughput in characters per second and the median call. The same entities come out of
+every mode (checked). Also prints the resident memory the engine's other two sessions (sleeping,
+half) cost.
 """
 from __future__ import annotations
 
